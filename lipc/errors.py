@@ -17,13 +17,21 @@ class ModelError(LipcError):
 
 
 class UnsupportedOpError(ModelError):
-    """An operator (or a non-ReLU nonlinearity) that has no exact MIP encoding in lipc."""
+    """Operators (or non-ReLU nonlinearities) that have no exact MIP encoding in lipc.
 
-    def __init__(self, op: str, node: str, supported: list[str], hint: str = ""):
-        self.op, self.node = op, node
-        msg = (f"unsupported ONNX operator {op!r} at node {node!r}; "
-               f"supported: {', '.join(sorted(supported))}")
-        super().__init__(msg + (f". {hint}" if hint else ""))
+    Carries every offending node at once, so a user fixes the model in one round trip.
+    """
+
+    def __init__(self, nodes: list[tuple[str, str, bool]], supported: list[str]):
+        """``nodes``: (op_type, node name, is a smooth activation) for each offending node."""
+        self.nodes = nodes
+        parts = []
+        for op, node, smooth in nodes:
+            why = (" (not piecewise linear: no exact MIP encoding exists; lipc compiles ReLU "
+                   "networks)" if smooth else "")
+            parts.append(f"{op!r} at node {node!r}{why}")
+        super().__init__(f"unsupported ONNX operator{'s' if len(nodes) > 1 else ''} "
+                         f"{'; '.join(parts)}. Supported: {', '.join(supported)}")
 
 
 class ShapeError(LipcError):

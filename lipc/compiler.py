@@ -1,0 +1,106 @@
+"""The compile pipeline: network + domain + query → annotated IR → flat MIP.
+
+The pipeline is data, a list of named passes, each timed; variants insert or replace entries
+rather than copying the sequence.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .backward import differentiate
+from .bounds import infer_interval, unstable_count
+from .domain import Domain
+from .errors import ShapeError
+from .ir import Bounds, Conditional, Const, IRGraph
+from .lower import Lowered, lower
+from .network import Network
+from .norms import INPUT_NORMS
+from .query import Query
+
+
+@dataclass
+class Problem:
+    """A Lipschitz query being compiled; passes fill in the graph's nodes and bounds."""
+
+    network: Network
+    domain: Domain
+    query: Query
+    graph: IRGraph
+    gradient: str = ""
+    objective: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def stats(self) -> dict:
+        """Sizes of the query: unstable conditionals per stage (each is one binary)."""
+        per_stage: dict[str, int] = {}
+        for name in self.graph.needed(self.objective):
+            if isinstance(self.graph.op(name), Conditional):
+                st = self.graph.stage(name)
+                per_stage[st] = per_stage.get(st, 0) + unstable_count(self.graph, name)
+        return {"unstable": per_stage, "nodes": len(self.graph)}
+
+
+def _backward(p: Problem) -> None:
+    g = p.graph
+    seed = g.add(Const(p.query.c.astype(np.float64)), label="output functional c",
+                 stage="backward")
+    g.roles[seed] = "seed"
+    p.gradient = differentiate(g, p.network.input, p.network.output, seed)
+    g.roles.setdefault(p.gradient, "gradient")
+
+
+def _norm(p: Problem) -> None:
+    build, _ = INPUT_NORMS[p.query.input_norm]
+    p.objective = build(p.graph, p.gradient)
+    p.graph.roles[p.objective] = "objective"
+
+
+def _bounds(p: Problem) -> None:
+    p.graph.bounds[p.network.input] = Bounds(p.domain.lo.copy(), p.domain.hi.copy(), "domain")
+    infer_interval(p.graph)
+
+
+def _lint(p: Problem) -> None:
+    p.graph.lint()
+
+
+PIPELINE: list[tuple[str, Callable[[Problem], None]]] = [
+    ("backward", _backward),
+    ("norm", _norm),
+    ("bounds.interval", _bounds),
+    ("lint", _lint),
+]
+
+
+def _copy_graph(graph: IRGraph) -> IRGraph:
+    """A graph sharing the (immutable) ops but with its own structure and annotations."""
+    return IRGraph(g=graph.g.copy(), bounds=dict(graph.bounds), roles=dict(graph.roles),
+                   constraints=list(graph.constraints), _counter=graph._counter)
+
+
+def build_problem(network: Network, domain: Domain, query: Query,
+                  pipeline=PIPELINE) -> Problem:
+    """Run the analysis pipeline; the network's own graph is left untouched."""
+    if domain.dim != network.n_inputs:
+        raise ShapeError(f"the domain has dimension {domain.dim} but the network has "
+                         f"{network.n_inputs} inputs")
+    if query.c.size != network.n_outputs:
+        raise ShapeError(f"the output functional has {query.c.size} weights but the network "
+                         f"has {network.n_outputs} outputs")
+    p = Problem(network, domain, query, _copy_graph(network.graph))
+    for name, run in pipeline:
+        t0 = time.perf_counter()
+        run(p)
+        p.timings[name] = time.perf_counter() - t0
+    return p
+
+
+def lower_problem(p: Problem) -> Lowered:
+    t0 = time.perf_counter()
+    low = lower(p.graph, p.objective, name=p.network.name)
+    p.timings["lower"] = time.perf_counter() - t0
+    return low
