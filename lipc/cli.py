@@ -1,0 +1,143 @@
+"""The ``lipc`` command line: compile, solve, show.
+
+Errors caused by the user's input (``LipcError``) become one line on stderr and exit status 2;
+anything else is a bug in lipc and keeps its traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable
+
+import numpy as np
+
+from . import api
+from .cbc import SolveOptions
+from .errors import LipcError
+from .ir import Affine, Conditional, Const, Input, Switch
+from .norms import INPUT_NORMS
+
+
+def _common(p: argparse.ArgumentParser, domain_required: bool = True) -> None:
+    p.add_argument("model", help="network file (.onnx)")
+    p.add_argument("--domain", "-d", required=domain_required,
+                   help="input region: box:LO:HI or linf:CENTER:RADIUS[:LO:HI]; LO, HI, CENTER "
+                        "and RADIUS are numbers, comma lists or .npy files")
+    p.add_argument("--input-norm", "--norm", default="linf",
+                   help="norm on the input space: linf (default) or l1")
+    p.add_argument("--output", "-y", default=None,
+                   help="scalar function of the outputs: 3 (f_3), 0-1 (f_0 - f_1), 1,-1,0 "
+                        "(weights) or c.npy; may be omitted for single-output networks")
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else repr(float(v))
+
+
+def _cmd_compile(args) -> int:
+    p, low = api.compile(args.model, args.domain, args.output, args.input_norm, out=args.out)
+    m = low.mip
+    if not args.quiet:
+        print(f"wrote {args.out}: {m.n_cols} columns ({m.meta['binaries']} binary), "
+              f"{m.n_rows} rows, {m.nnz} nonzeros; the optimum (maximised; the file minimises "
+              f"its negation) is the local Lipschitz constant")
+    return 0
+
+
+def _cmd_solve(args) -> int:
+    opts = SolveOptions(time_limit=args.time_limit, threads=args.threads, gap=args.gap,
+                        progress=not args.quiet and not args.json and sys.stderr.isatty())
+    res = api.solve(args.model, args.domain, args.output, args.input_norm, opts)
+    if args.json:
+        print(json.dumps(res.to_dict(), indent=2, default=float))
+        return 0
+    dual = INPUT_NORMS[res.input_norm][1]
+    print(f"local Lipschitz constant of <c, f> over {res.domain}")
+    print(f"  input norm {res.input_norm} (gradient norm {dual}), c = {res.output}")
+    print(f"  status     {res.status}")
+    if res.value is not None:
+        print(f"  value      {_fmt(res.value)}")
+    print(f"  interval   [{_fmt(res.lower)}, {_fmt(res.upper)}]   (lower: verified on the "
+          f"original network; upper: solver bound)")
+    if res.message:
+        print(f"  note       {res.message}")
+    w = res.witness
+    if w is not None and w.x is not None:
+        print(f"  witness    x = {np.array2string(np.array(w.x), precision=6, max_line_width=200)}"
+              f" (ball of radius {w.radius:.3g} inside its activation region)")
+    s = res.stats
+    print(f"  MIP        {s['columns']} columns, {s['rows']} rows, {s['nonzeros']} nonzeros, "
+          f"{s['binaries']} binaries, max big-M {s['max_big_m']:.4g}")
+    print(f"  solver     {res.solver}: {res.seconds:.3f} s, {res.nodes} nodes")
+    return 0
+
+
+_KIND = {Input: "input", Const: "const", Affine: "affine", Conditional: "cond", Switch: "switch"}
+
+
+def _cmd_show(args) -> int:
+    if args.domain:
+        p = api.problem(args.model, args.domain, args.output, args.input_norm)
+        graph, nodes = p.graph, sorted(p.graph.needed(p.objective), key=lambda n: int(n[1:]))
+    else:
+        net = api.load(args.model)
+        graph, nodes = net.graph, net.graph.topo()
+    print(f"{'node':>6} {'kind':7} {'stage':8} {'size':>5}  {'bounds':>27} {'unstable':>8}  label")
+    total = 0
+    for name in nodes:
+        op = graph.op(name)
+        b = graph.bounds.get(name)
+        rng = f"[{b.lo.min():.4g}, {b.hi.max():.4g}]" if b is not None else ""
+        unstable = ""
+        if isinstance(op, Conditional) and b is not None:
+            k = int(np.sum(b.lo != b.hi))
+            total += k
+            unstable = str(k)
+        print(f"{name:>6} {_KIND[type(op)]:7} {graph.stage(name):8} {op.size:>5}  {rng:>27} "
+              f"{unstable:>8}  {graph.label(name)}")
+    if args.domain:
+        print(f"{len(nodes)} nodes, {total} unstable conditionals (binaries)")
+    return 0
+
+
+COMMANDS: dict[str, tuple[Callable, str]] = {
+    "compile": (_cmd_compile, "write the Lipschitz MIP as .mps, .mps.gz or .lp"),
+    "solve": (_cmd_solve, "compute the local Lipschitz constant with CBC"),
+    "show": (_cmd_show, "print the IR: nodes, shapes, bounds and unstable counts"),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="lipc", description="Exact local Lipschitz constants of "
+                                 "ReLU networks by mixed-integer programming (LipMIP).")
+    sub = ap.add_subparsers(dest="command", required=True)
+    for name, (_, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        _common(p, domain_required=name != "show")
+        p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+        if name == "compile":
+            p.add_argument("-o", "--out", required=True, help="output file (.mps, .mps.gz, .lp)")
+        if name == "solve":
+            p.add_argument("--time-limit", "-t", type=float, default=None, help="seconds")
+            p.add_argument("--threads", type=int, default=1)
+            p.add_argument("--gap", type=float, default=1e-7,
+                           help="relative MIP gap at which to stop (default 1e-7)")
+            p.add_argument("--json", action="store_true", help="machine-readable result")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command][0](args)
+    except LipcError as exc:
+        print(f"lipc: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lipc: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
