@@ -46,16 +46,17 @@ class SolverOutcome:
     log: list[str] = field(default_factory=list)
 
 
-def _cbc_nodes(model) -> int | None:
-    """Branch-and-bound node count, read through CBC's C API (python-mip does not expose it)."""
-    try:
-        from mip import cbc
-        if not hasattr(_cbc_nodes, "declared"):
-            cbc.ffi.cdef("int Cbc_getNodeCount(void *model);")
-            _cbc_nodes.declared = True
-        return int(cbc.cbclib.Cbc_getNodeCount(model.solver._model))
-    except Exception:
-        return None
+_NODES = re.compile(r"Enumerated nodes:\s*(\d+)")
+
+
+def nodes_from_log(lines: list[str]) -> int | None:
+    """Branch-and-bound node count from CBC's closing summary (python-mip does not expose it,
+    and CBC's C accessor aborts on models solved in preprocessing)."""
+    for line in reversed(lines):
+        m = _NODES.search(line)
+        if m:
+            return int(m.group(1))
+    return None
 
 
 _PROGRESS_ROW = re.compile(r"^\s*\S?\s*(\d+)\s+(\d+)\s+(\d+)\s+(.*?)\s+(-?[\d.e+-]+|-)\s+"
@@ -183,7 +184,7 @@ def solve_cbc(flat: FlatMIP, opts: SolveOptions) -> SolverOutcome:
     m.threads = max(1, int(opts.threads))
     m.max_mip_gap = opts.gap
     m.max_mip_gap_abs = opts.gap_abs
-    m.verbose = 1 if opts.progress else 0
+    m.verbose = 1                        # the log is captured: progress and node count
     progress = _Progress(opts.progress, t0)
     kwargs = {}
     if opts.time_limit is not None:
@@ -202,5 +203,6 @@ def solve_cbc(flat: FlatMIP, opts: SolveOptions) -> SolverOutcome:
     bound = float(m.objective_bound) if m.objective_bound is not None else None
     if st == "optimal" and incumbent is not None:
         bound = max(bound, incumbent) if bound is not None else incumbent
-    return SolverOutcome(st, incumbent, bound, x, time.perf_counter() - t0, _cbc_nodes(m),
+    return SolverOutcome(st, incumbent, bound, x, time.perf_counter() - t0,
+                         nodes_from_log(progress.lines),
                          log=progress.lines)

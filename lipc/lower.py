@@ -170,11 +170,25 @@ def _affine_rows(b: _Builder, name, var_rows, y_cols, blocks, rhs) -> None:
             r_parts.append(rr)
             c_parts.append(xcols[cc])
             v_parts.append(-Wv[rr, cc])
-    r = np.concatenate(r_parts)
+    r, c, v = np.concatenate(r_parts), np.concatenate(c_parts), np.concatenate(v_parts)
+    if len(blocks) > 1:
+        r, c, v = _merge_duplicates(r, c, v)
     order = np.argsort(r, kind="stable")
     counts = np.bincount(r, minlength=k)
-    b.add_ragged_rows([f"{name}_eq_{i}" for i in var_rows], counts,
-                      np.concatenate(c_parts)[order], np.concatenate(v_parts)[order], rhs, rhs)
+    b.add_ragged_rows([f"{name}_eq_{i}" for i in var_rows], counts, c[order], v[order], rhs, rhs)
+
+
+def _merge_duplicates(r: np.ndarray, c: np.ndarray, v: np.ndarray):
+    """Sum entries that hit the same (row, column): two terms of one affine node can read the
+    same column when a switch aliases its input (|g| = 2 relu(g) - g with a decided sign).
+    Back ends disagree on duplicates (some sum, some keep one), so the flat MIP never has any."""
+    order = np.lexsort((c, r))
+    r, c, v = r[order], c[order], v[order]
+    start = np.concatenate(([True], (r[1:] != r[:-1]) | (c[1:] != c[:-1])))
+    sums = np.add.reduceat(v, np.flatnonzero(start)) if v.size else v
+    r, c = r[start], c[start]
+    keep = sums != 0
+    return r[keep], c[keep], sums[keep]
 
 
 def _relu_fused(b: _Builder, cond: str) -> bool:

@@ -350,8 +350,7 @@ def _merge_diagonal_affines(graph: IRGraph) -> None:
         terms = tuple(Term(t.src, d * t.weight if t.is_diag else d[:, None] * t.weight)
                       for t in prev.terms)
         merged = Affine(terms, d * prev.bias + op.bias)
-        graph.g.nodes[name]["op"] = merged
+        graph.g.nodes[name].update(op=merged, label=f"{graph.label(src)} + {graph.label(name)}")
         graph.g.remove_node(src)
         for t in terms:
             graph.g.add_edge(t.src, name)
-        graph.g.nodes[name]["label"] = f"{graph.label(src)} + {graph.label(name)}"
