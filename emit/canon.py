@@ -157,14 +157,12 @@ def canonical(mip: FlatMIP, major: str) -> Canon:
               "negated objective, so negate the optimal value a solver reports."]
     const = float(mip.obj_const)
     check_numbers(np.array([const]), lambda i: "objective constant")
-    if const != 0.0:
+    if const != 0.0 or not cols:            # a fully folded model is just its constant
         one = fresh_name("ONE", set(cols))
         header.append(f"The objective constant {const!r} is the cost of column {one} fixed at 1.")
         cols.append(one)
         lb, ub = np.append(lb, 1.0), np.append(ub, 1.0)
         obj, integer = np.append(obj, -const), np.append(integer, False)
-    if not cols:
-        raise LipcError("the model has no columns; there is nothing to write")
     obj_row = fresh_name("obj", set(rows) | set(cols))
     binary = integer & (lb == 0) & (ub == 1)
     return Canon(name, header, obj_row, cols, rows, lb, ub, integer, binary, row_lo, row_hi,

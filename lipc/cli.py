@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Callable
 
@@ -134,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     except LipcError as exc:
         print(f"lipc: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:               # e.g. `lipc solve ... --json | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("lipc: interrupted", file=sys.stderr)
         return 130
