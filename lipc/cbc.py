@@ -59,7 +59,7 @@ def nodes_from_log(lines: list[str]) -> int | None:
     return None
 
 
-_PROGRESS_ROW = re.compile(r"^\s*\S?\s*(\d+)\s+(\d+)\s+(\d+)\s+(.*?)\s+(-?[\d.e+-]+|-)\s+"
+_PROGRESS_ROW = re.compile(r"^\s*(?:[^\d\s-]\s+)?(\d+)\s+(\d+)\s+(\d+)\s+(.*?)\s+(-?[\d.e+-]+|-)\s+"
                            r"([\d.e+-]+%|-)\s+([\d.]+)\s*$")
 
 

@@ -693,6 +693,14 @@ def _enumerate(Ws, bs, dom: _Domain, tol: float, n_samples: int, seed: int, laye
             return 0.0
         return float(min(1.0, np.min(h - G @ x)))
 
+    def interior_ball(G, h):
+        """Chebyshev LP of the region: (centre, verified radius), or (None, 0) if too thin."""
+        t, x = _cheb_lp(G, h, dom.lo, dom.hi)
+        stats.lps += 1
+        if not t > tol:
+            return None, 0.0
+        return x, verified_radius(G, h, x)
+
     # root
     A0, c0, na0, const0, zlo0, zhi0 = layer_entry(0, np.eye(d), np.zeros(d))
     root = dict(k=0, j=0, prev=[], layer=(A0, c0, na0, const0, zlo0, zhi0), pat=None,
@@ -757,11 +765,9 @@ def _enumerate(Ws, bs, dom: _Domain, tol: float, n_samples: int, seed: int, laye
                     bx, br = child_ball(bx, br, a_unit, delta, s, nsidx, nslack)
                     sidx, sslack = nsidx, nslack
                 if bx is None:
-                    t, x = _cheb_lp(G, h, dom.lo, dom.hi)
-                    stats.lps += 1
-                    if not t > tol:
+                    bx, br = interior_ball(G, h)
+                    if bx is None:
                         continue
-                    bx, br = x, verified_radius(G, h, x)
                     if br <= 0:
                         bx, br = None, 0.0
             node = dict(node, pat=pat, G=G, h=h, bx=bx, br=br, sidx=sidx, sslack=sslack)
@@ -799,11 +805,9 @@ def _enumerate(Ws, bs, dom: _Domain, tol: float, n_samples: int, seed: int, laye
         if k + 1 == H:
             J = Ws[H] @ M
             if bx is None:
-                t, x = _cheb_lp(G, h, dom.lo, dom.hi)
-                stats.lps += 1
-                if not t > tol:
+                bx, br = interior_ball(G, h)
+                if bx is None:
                     continue
-                bx, br = x, verified_radius(G, h, x)
             regions.append(Region(prev, J, np.array(bx, dtype=np.float64), float(br)))
         else:
             stack.append(dict(k=k + 1, j=0, prev=prev, layer=layer_entry(k + 1, M, m_vec), pat=None,
