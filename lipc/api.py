@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .cbc import SolveOptions, solve_cbc
-from .compiler import Problem, build_problem, lower_problem
+from .compiler import CompileOptions, Problem, build_problem, lower_problem
 from .domain import Domain, parse_domain
 from .errors import LipcError, SolverError
 from .lower import Lowered
@@ -40,18 +40,19 @@ def _network(net: Network | str | Path) -> Network:
 
 
 def problem(net: Network | str | Path, domain: Domain | str, output: str | None = None,
-            input_norm: str = "linf") -> Problem:
+            input_norm: str = "linf", compile_options: CompileOptions | None = None) -> Problem:
     """Build and annotate the IR of a Lipschitz query (nothing lowered yet)."""
     network = _network(net)
     dom = domain if isinstance(domain, Domain) else parse_domain(domain, network.n_inputs)
     query = Query.make(network.n_outputs, output, input_norm)
-    return build_problem(network, dom, query)
+    return build_problem(network, dom, query, compile_options)
 
 
 def compile(net: Network | str | Path, domain: Domain | str, output: str | None = None,
-            input_norm: str = "linf", out: str | Path | None = None) -> tuple[Problem, Lowered]:
+            input_norm: str = "linf", out: str | Path | None = None,
+            compile_options: CompileOptions | None = None) -> tuple[Problem, Lowered]:
     """Compile a query to a flat MIP; with ``out``, also write it (format from the suffix)."""
-    p = problem(net, domain, output, input_norm)
+    p = problem(net, domain, output, input_norm, compile_options)
     low = lower_problem(p)
     if out is not None:
         from .emit import write
@@ -94,10 +95,11 @@ def _relative_gap(lo: float | None, hi: float | None) -> float | None:
 
 
 def solve(net: Network | str | Path, domain: Domain | str, output: str | None = None,
-          input_norm: str = "linf", options: SolveOptions | None = None) -> LipschitzResult:
+          input_norm: str = "linf", options: SolveOptions | None = None,
+          compile_options: CompileOptions | None = None) -> LipschitzResult:
     """Compute the local Lipschitz constant with CBC and verify the witness."""
     opts = options or SolveOptions()
-    p, low = compile(net, domain, output, input_norm)
+    p, low = compile(net, domain, output, input_norm, compile_options=compile_options)
     outcome = solve_cbc(low.mip, opts)
     if outcome.status in ("infeasible", "unbounded"):
         raise SolverError(

@@ -15,8 +15,10 @@ import numpy as np
 
 from . import api
 from .cbc import SolveOptions
+from .compiler import BOUND_METHODS, CompileOptions
 from .errors import LipcError
 from .ir import Affine, Conditional, Const, Input, Switch
+from .lower import FORMULATIONS
 from .norms import INPUT_NORMS
 
 
@@ -32,12 +34,24 @@ def _common(p: argparse.ArgumentParser, domain_required: bool = True) -> None:
                         "(weights) or c.npy; may be omitted for single-output networks")
 
 
+def _compile_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bounds", default="interval", choices=sorted(BOUND_METHODS),
+                   help="bound inference for the big-M constants (default interval)")
+    p.add_argument("--formulation", default="lipc", choices=sorted(FORMULATIONS),
+                   help="MIP formulation (default lipc)")
+
+
+def _compile_options(args) -> CompileOptions:
+    return CompileOptions(bounds=args.bounds, formulation=args.formulation)
+
+
 def _fmt(v) -> str:
     return "-" if v is None else repr(float(v))
 
 
 def _cmd_compile(args) -> int:
-    p, low = api.compile(args.model, args.domain, args.output, args.input_norm, out=args.out)
+    p, low = api.compile(args.model, args.domain, args.output, args.input_norm, out=args.out,
+                         compile_options=_compile_options(args))
     m = low.mip
     if not args.quiet:
         print(f"wrote {args.out}: {m.n_cols} columns ({m.meta['binaries']} binary), "
@@ -49,7 +63,8 @@ def _cmd_compile(args) -> int:
 def _cmd_solve(args) -> int:
     opts = SolveOptions(time_limit=args.time_limit, threads=args.threads, gap=args.gap,
                         progress=not args.quiet and not args.json and sys.stderr.isatty())
-    res = api.solve(args.model, args.domain, args.output, args.input_norm, opts)
+    res = api.solve(args.model, args.domain, args.output, args.input_norm, opts,
+                    compile_options=_compile_options(args))
     if args.json:
         print(json.dumps(res.to_dict(), indent=2, default=float))
         return 0
@@ -79,7 +94,8 @@ _KIND = {Input: "input", Const: "const", Affine: "affine", Conditional: "cond", 
 
 def _cmd_show(args) -> int:
     if args.domain:
-        p = api.problem(args.model, args.domain, args.output, args.input_norm)
+        p = api.problem(args.model, args.domain, args.output, args.input_norm,
+                        _compile_options(args))
         graph, nodes = p.graph, sorted(p.graph.needed(p.objective), key=lambda n: int(n[1:]))
     else:
         net = api.load(args.model)
@@ -116,6 +132,7 @@ def parser() -> argparse.ArgumentParser:
     for name, (_, help_) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
         _common(p, domain_required=name != "show")
+        _compile_flags(p)
         p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
         if name == "compile":
             p.add_argument("-o", "--out", required=True, help="output file (.mps, .mps.gz, .lp)")

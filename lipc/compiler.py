@@ -14,12 +14,26 @@ import numpy as np
 from .backward import differentiate
 from .bounds import infer_interval, unstable_count
 from .domain import Domain
-from .errors import ShapeError
+from .errors import QueryError, ShapeError
 from .ir import Bounds, Conditional, Const, IRGraph
-from .lower import Lowered, lower
+from .lower import FORMULATIONS, Lowered, lower
 from .network import Network
 from .norms import INPUT_NORMS
 from .query import Query
+
+
+# bound-inference method name -> pass annotating every node of the graph with bounds
+BOUND_METHODS: dict[str, Callable[[IRGraph], None]] = {
+    "interval": infer_interval,
+}
+
+
+@dataclass
+class CompileOptions:
+    """How to compile (not what to ask): bound inference and MIP formulation."""
+
+    bounds: str = "interval"           # a key of BOUND_METHODS
+    formulation: str = "lipc"          # a key of lower.FORMULATIONS
 
 
 @dataclass
@@ -30,6 +44,7 @@ class Problem:
     domain: Domain
     query: Query
     graph: IRGraph
+    options: CompileOptions = field(default_factory=CompileOptions)
     gradient: str = ""
     objective: str = ""
     timings: dict[str, float] = field(default_factory=dict)
@@ -61,7 +76,7 @@ def _norm(p: Problem) -> None:
 
 def _bounds(p: Problem) -> None:
     p.graph.bounds[p.network.input] = Bounds(p.domain.lo.copy(), p.domain.hi.copy(), "domain")
-    infer_interval(p.graph)
+    BOUND_METHODS[p.options.bounds](p.graph)
 
 
 def _lint(p: Problem) -> None:
@@ -71,7 +86,7 @@ def _lint(p: Problem) -> None:
 PIPELINE: list[tuple[str, Callable[[Problem], None]]] = [
     ("backward", _backward),
     ("norm", _norm),
-    ("bounds.interval", _bounds),
+    ("bounds", _bounds),
     ("lint", _lint),
 ]
 
@@ -83,7 +98,7 @@ def _copy_graph(graph: IRGraph) -> IRGraph:
 
 
 def build_problem(network: Network, domain: Domain, query: Query,
-                  pipeline=PIPELINE) -> Problem:
+                  options: CompileOptions | None = None, pipeline=PIPELINE) -> Problem:
     """Run the analysis pipeline; the network's own graph is left untouched."""
     if domain.dim != network.n_inputs:
         raise ShapeError(f"the domain has dimension {domain.dim} but the network has "
@@ -91,7 +106,12 @@ def build_problem(network: Network, domain: Domain, query: Query,
     if query.c.size != network.n_outputs:
         raise ShapeError(f"the output functional has {query.c.size} weights but the network "
                          f"has {network.n_outputs} outputs")
-    p = Problem(network, domain, query, _copy_graph(network.graph))
+    options = options or CompileOptions()
+    for value, table, what in ((options.bounds, BOUND_METHODS, "bounds method"),
+                               (options.formulation, FORMULATIONS, "formulation")):
+        if value not in table:
+            raise QueryError(f"unknown {what} {value!r}; choose from {', '.join(table)}")
+    p = Problem(network, domain, query, _copy_graph(network.graph), options)
     for name, run in pipeline:
         t0 = time.perf_counter()
         run(p)
@@ -101,6 +121,6 @@ def build_problem(network: Network, domain: Domain, query: Query,
 
 def lower_problem(p: Problem) -> Lowered:
     t0 = time.perf_counter()
-    low = lower(p.graph, p.objective, name=p.network.name)
+    low = lower(p.graph, p.objective, name=p.network.name, formulation=p.options.formulation)
     p.timings["lower"] = time.perf_counter() - t0
     return low

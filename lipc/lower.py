@@ -275,6 +275,12 @@ LOWERING_RULES: dict[type, Callable[[_Builder, str, object], Values]] = {
 }
 
 
+# formulation name -> lowering rules; "lipc" is the default exact formulation
+FORMULATIONS: dict[str, dict[type, Callable[[_Builder, str, object], Values]]] = {
+    "lipc": LOWERING_RULES,
+}
+
+
 @dataclass
 class Lowered:
     """The flat MIP plus the value table mapping IR entries to columns or constants."""
@@ -287,14 +293,15 @@ class Lowered:
         return np.where(v.var, x[np.maximum(v.cols, 0)] if x.size else 0.0, v.vals)
 
 
-def lower(graph: IRGraph, objective: str, name: str = "lipc") -> Lowered:
+def lower(graph: IRGraph, objective: str, name: str = "lipc", formulation: str = "lipc") -> Lowered:
     """Lower the nodes the objective depends on (dead nodes are never materialised)."""
     keep = graph.needed(objective, *[c.node for c in graph.constraints])
     b = _Builder(graph, keep)
+    rules = FORMULATIONS[formulation]
     for node in graph.topo():
         if node in keep:
             op = graph.op(node)
-            b.values[node] = LOWERING_RULES[type(op)](b, node, op)
+            b.values[node] = rules[type(op)](b, node, op)
     for k, c in enumerate(graph.constraints):
         v = b.values[c.node]
         rhs = c.b - c.A[:, ~v.var] @ v.vals[~v.var]
