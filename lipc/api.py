@@ -40,19 +40,26 @@ def _network(net: Network | str | Path) -> Network:
 
 
 def problem(net: Network | str | Path, domain: Domain | str, output: str | None = None,
-            input_norm: str = "linf", compile_options: CompileOptions | None = None) -> Problem:
-    """Build and annotate the IR of a Lipschitz query (nothing lowered yet)."""
+            input_norm: str = "linf", compile_options: CompileOptions | None = None,
+            output_norm: str | None = None) -> Problem:
+    """Build and annotate the IR of a Lipschitz query (nothing lowered yet).
+
+    ``output`` selects one scalar function <c, f>; ``output_norm`` instead asks for the
+    Lipschitz constant of the vector f under that norm (linf, l1, margin, margin:T).
+    """
     network = _network(net)
     dom = domain if isinstance(domain, Domain) else parse_domain(domain, network.n_inputs)
-    query = Query.make(network.n_outputs, output, input_norm)
+    query = Query.make(network.n_inputs, network.n_outputs, output, input_norm, output_norm,
+                       center_output=lambda: network.reference(dom.center[None, :])[0])
     return build_problem(network, dom, query, compile_options)
 
 
 def compile(net: Network | str | Path, domain: Domain | str, output: str | None = None,
             input_norm: str = "linf", out: str | Path | None = None,
-            compile_options: CompileOptions | None = None) -> tuple[Problem, Lowered]:
+            compile_options: CompileOptions | None = None,
+            output_norm: str | None = None) -> tuple[Problem, Lowered]:
     """Compile a query to a flat MIP; with ``out``, also write it (format from the suffix)."""
-    p = problem(net, domain, output, input_norm, compile_options)
+    p = problem(net, domain, output, input_norm, compile_options, output_norm)
     low = lower_problem(p)
     if out is not None:
         from .emit import write
@@ -78,7 +85,7 @@ class LipschitzResult:
     nodes: int | None
     solver: str
     input_norm: str
-    output: list[float]
+    output: str                   # the functional c, or the output norm
     domain: str
     stats: dict = field(default_factory=dict)
     witness: Witness | None = None
@@ -86,6 +93,13 @@ class LipschitzResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _describe_output(p: Problem) -> str:
+    out = p.query.output
+    if out.fixed is not None:
+        return f"<c, f> with c = {out.fixed.tolist()}"
+    return f"f under the {out.name} output norm"
 
 
 def _relative_gap(lo: float | None, hi: float | None) -> float | None:
@@ -96,10 +110,12 @@ def _relative_gap(lo: float | None, hi: float | None) -> float | None:
 
 def solve(net: Network | str | Path, domain: Domain | str, output: str | None = None,
           input_norm: str = "linf", options: SolveOptions | None = None,
-          compile_options: CompileOptions | None = None) -> LipschitzResult:
+          compile_options: CompileOptions | None = None,
+          output_norm: str | None = None) -> LipschitzResult:
     """Compute the local Lipschitz constant with CBC and verify the witness."""
     opts = options or SolveOptions()
-    p, low = compile(net, domain, output, input_norm, compile_options=compile_options)
+    p, low = compile(net, domain, output, input_norm, compile_options=compile_options,
+                     output_norm=output_norm)
     outcome = solve_cbc(low.mip, opts)
     if outcome.status in ("infeasible", "unbounded"):
         raise SolverError(
@@ -127,5 +143,5 @@ def solve(net: Network | str | Path, domain: Domain | str, output: str | None = 
                  timings={k: round(v, 6) for k, v in p.timings.items()})
     return LipschitzResult(status, value, lower, upper, outcome.incumbent,
                            _relative_gap(lower, upper), outcome.seconds, outcome.nodes,
-                           outcome.solver, p.query.input_norm, p.query.c.tolist(),
+                           outcome.solver, p.query.input_norm.name, _describe_output(p),
                            p.domain.description, stats, witness, message)

@@ -19,19 +19,24 @@ from .compiler import BOUND_METHODS, CompileOptions
 from .errors import LipcError
 from .ir import Affine, Conditional, Const, Input, Switch
 from .lower import FORMULATIONS
-from .norms import INPUT_NORMS
 
 
 def _common(p: argparse.ArgumentParser, domain_required: bool = True) -> None:
     p.add_argument("model", help="network file (.onnx)")
     p.add_argument("--domain", "-d", required=domain_required,
-                   help="input region: box:LO:HI or linf:CENTER:RADIUS[:LO:HI]; LO, HI, CENTER "
-                        "and RADIUS are numbers, comma lists or .npy files")
+                   help="input region: box:LO:HI, linf:CENTER:RADIUS[:LO:HI], "
+                        "l1:CENTER:RADIUS[:LO:HI] or polytope:A.npy,b.npy[:LO:HI]; LO, HI, "
+                        "CENTER and RADIUS are numbers, comma lists or .npy files")
     p.add_argument("--input-norm", "--norm", default="linf",
-                   help="norm on the input space: linf (default) or l1")
+                   help="norm on the input space: linf (default), l1, linf:w.npy / l1:w.npy "
+                        "(weighted by positive w), custom:V.npy (unit ball conv(+-rows of V))")
     p.add_argument("--output", "-y", default=None,
                    help="scalar function of the outputs: 3 (f_3), 0-1 (f_0 - f_1), 1,-1,0 "
                         "(weights) or c.npy; may be omitted for single-output networks")
+    p.add_argument("--output-norm", default=None,
+                   help="instead of --output, a norm on the output vector: linf, l1, margin "
+                        "(max over i != j of the Lipschitz constant of f_i - f_j), margin:T "
+                        "(targeted at class T) or margin:center (T = class at the domain centre)")
 
 
 def _compile_flags(p: argparse.ArgumentParser) -> None:
@@ -51,7 +56,7 @@ def _fmt(v) -> str:
 
 def _cmd_compile(args) -> int:
     p, low = api.compile(args.model, args.domain, args.output, args.input_norm, out=args.out,
-                         compile_options=_compile_options(args))
+                         compile_options=_compile_options(args), output_norm=args.output_norm)
     m = low.mip
     if not args.quiet:
         print(f"wrote {args.out}: {m.n_cols} columns ({m.meta['binaries']} binary), "
@@ -64,13 +69,12 @@ def _cmd_solve(args) -> int:
     opts = SolveOptions(time_limit=args.time_limit, threads=args.threads, gap=args.gap,
                         progress=not args.quiet and not args.json and sys.stderr.isatty())
     res = api.solve(args.model, args.domain, args.output, args.input_norm, opts,
-                    compile_options=_compile_options(args))
+                    compile_options=_compile_options(args), output_norm=args.output_norm)
     if args.json:
         print(json.dumps(res.to_dict(), indent=2, default=float))
         return 0
-    dual = INPUT_NORMS[res.input_norm][1]
-    print(f"local Lipschitz constant of <c, f> over {res.domain}")
-    print(f"  input norm {res.input_norm} (gradient norm {dual}), c = {res.output}")
+    print(f"local Lipschitz constant of {res.output} over {res.domain}")
+    print(f"  input norm {res.input_norm}")
     print(f"  status     {res.status}")
     if res.value is not None:
         print(f"  value      {_fmt(res.value)}")
@@ -95,7 +99,7 @@ _KIND = {Input: "input", Const: "const", Affine: "affine", Conditional: "cond", 
 def _cmd_show(args) -> int:
     if args.domain:
         p = api.problem(args.model, args.domain, args.output, args.input_norm,
-                        _compile_options(args))
+                        _compile_options(args), args.output_norm)
         graph, nodes = p.graph, sorted(p.graph.needed(p.objective), key=lambda n: int(n[1:]))
     else:
         net = api.load(args.model)

@@ -9,22 +9,24 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
-
 from .backward import differentiate
 from .bounds import infer_interval, unstable_count
+from .bounds_lp import infer_lp, infer_mip
+from .bounds_symbolic import infer_symbolic
 from .domain import Domain
 from .errors import QueryError, ShapeError
-from .ir import Bounds, Conditional, Const, IRGraph
+from .ir import Bounds, Conditional, IRGraph
 from .lower import FORMULATIONS, Lowered, lower
 from .network import Network
-from .norms import INPUT_NORMS
 from .query import Query
 
 
 # bound-inference method name -> pass annotating every node of the graph with bounds
 BOUND_METHODS: dict[str, Callable[[IRGraph], None]] = {
     "interval": infer_interval,
+    "symbolic": infer_symbolic,
+    "lp": infer_lp,
+    "mip": infer_mip,
 }
 
 
@@ -59,23 +61,25 @@ class Problem:
         return {"unstable": per_stage, "nodes": len(self.graph)}
 
 
+def _domain(p: Problem) -> None:
+    x = p.network.input
+    p.graph.bounds[x] = Bounds(p.domain.lo.copy(), p.domain.hi.copy(), "domain")
+    p.domain.attach(p.graph, x, "domain")
+
+
 def _backward(p: Problem) -> None:
     g = p.graph
-    seed = g.add(Const(p.query.c.astype(np.float64)), label="output functional c",
-                 stage="backward")
-    g.roles[seed] = "seed"
+    seed = p.query.output.seed(g)
     p.gradient = differentiate(g, p.network.input, p.network.output, seed)
     g.roles.setdefault(p.gradient, "gradient")
 
 
 def _norm(p: Problem) -> None:
-    build, _ = INPUT_NORMS[p.query.input_norm]
-    p.objective = build(p.graph, p.gradient)
+    p.objective = p.query.input_norm.objective(p.graph, p.gradient)
     p.graph.roles[p.objective] = "objective"
 
 
 def _bounds(p: Problem) -> None:
-    p.graph.bounds[p.network.input] = Bounds(p.domain.lo.copy(), p.domain.hi.copy(), "domain")
     BOUND_METHODS[p.options.bounds](p.graph)
 
 
@@ -84,6 +88,7 @@ def _lint(p: Problem) -> None:
 
 
 PIPELINE: list[tuple[str, Callable[[Problem], None]]] = [
+    ("domain", _domain),
     ("backward", _backward),
     ("norm", _norm),
     ("bounds", _bounds),
@@ -103,8 +108,8 @@ def build_problem(network: Network, domain: Domain, query: Query,
     if domain.dim != network.n_inputs:
         raise ShapeError(f"the domain has dimension {domain.dim} but the network has "
                          f"{network.n_inputs} inputs")
-    if query.c.size != network.n_outputs:
-        raise ShapeError(f"the output functional has {query.c.size} weights but the network "
+    if query.output.m != network.n_outputs:
+        raise ShapeError(f"the output side has {query.output.m} entries but the network "
                          f"has {network.n_outputs} outputs")
     options = options or CompileOptions()
     for value, table, what in ((options.bounds, BOUND_METHODS, "bounds method"),

@@ -124,11 +124,16 @@ class Bounds:
 
 @dataclass
 class LinearConstraint:
-    """Extra rows A @ node <= b tying a leaf to its domain (a polytope beyond its box)."""
+    """Extra rows lo <= sum_k A_k @ node_k <= hi tying leaves to their sets (a polytope domain, an
+    l1 ball through auxiliary variables, the seed set of the output norm)."""
 
-    node: str
-    A: np.ndarray
-    b: np.ndarray
+    terms: list[tuple[str, np.ndarray]]
+    lo: np.ndarray
+    hi: np.ndarray
+
+    @property
+    def nodes(self) -> list[str]:
+        return [n for n, _ in self.terms]
 
 
 @dataclass
@@ -219,6 +224,10 @@ class IRGraph:
             self._check_sizes(op)
             if set(self.g.predecessors(name)) != set(op.sources()):
                 raise AssertionError(f"edges of {name} disagree with its sources")
+        for c in self.constraints:
+            for node, A in c.terms:
+                if A.shape != (c.lo.size, self.size(node)):
+                    raise AssertionError(f"constraint block on {node} has shape {A.shape}")
         for name in self.roles:
             if name not in self.g:
                 raise AssertionError(f"role node {name} missing")

@@ -275,6 +275,21 @@ LOWERING_RULES: dict[type, Callable[[_Builder, str, object], Values]] = {
 }
 
 
+def _constraint_rows(b: _Builder, name: str, c) -> None:
+    """lo <= sum_k A_k node_k <= hi, with constant entries moved to the sides."""
+    k = c.lo.size
+    shift = np.zeros(k)
+    blocks = []
+    for node, A in c.terms:
+        v = b.values[node]
+        shift += A[:, ~v.var] @ v.vals[~v.var]
+        blocks.append((A[:, v.var], v.cols[v.var]))
+    A = np.hstack([blk for blk, _ in blocks])
+    cols = np.concatenate([cc for _, cc in blocks])
+    b.add_rows([f"{name}_{i}" for i in range(k)], np.broadcast_to(cols, A.shape), A,
+               c.lo - shift, c.hi - shift)
+
+
 # formulation name -> lowering rules; "lipc" is the default exact formulation
 FORMULATIONS: dict[str, dict[type, Callable[[_Builder, str, object], Values]]] = {
     "lipc": LOWERING_RULES,
@@ -295,7 +310,7 @@ class Lowered:
 
 def lower(graph: IRGraph, objective: str, name: str = "lipc", formulation: str = "lipc") -> Lowered:
     """Lower the nodes the objective depends on (dead nodes are never materialised)."""
-    keep = graph.needed(objective, *[c.node for c in graph.constraints])
+    keep = graph.needed(objective, *[n for c in graph.constraints for n in c.nodes])
     b = _Builder(graph, keep)
     rules = FORMULATIONS[formulation]
     for node in graph.topo():
@@ -303,11 +318,7 @@ def lower(graph: IRGraph, objective: str, name: str = "lipc", formulation: str =
             op = graph.op(node)
             b.values[node] = rules[type(op)](b, node, op)
     for k, c in enumerate(graph.constraints):
-        v = b.values[c.node]
-        rhs = c.b - c.A[:, ~v.var] @ v.vals[~v.var]
-        b.add_rows([f"dom{k}_{i}" for i in range(len(rhs))],
-                   np.broadcast_to(v.cols[v.var], (len(rhs), int(v.var.sum()))),
-                   c.A[:, v.var], np.full(len(rhs), -np.inf), rhs)
+        _constraint_rows(b, f"set{k}", c)
     obj_v = b.values[objective]
     obj = np.zeros(b.n_cols)
     obj_const = 0.0

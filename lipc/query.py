@@ -1,36 +1,48 @@
-"""What is asked of a network: the output functional c and the input norm.
+"""What is asked of a network: the output side (a functional c or a set C of them, from an
+output norm) and the input norm.
 
-``--output`` spellings (a table of small parsers, tried in order):
+``--output`` spellings for a single functional (a table of small parsers, tried in order):
 
 * ``3``        the output f_3
 * ``0-1``      the margin f_0 - f_1
 * ``1,-1,0``   explicit weights c (one per output)
 * ``c.npy``    weights from a file
-* omitted      allowed only for a single-output network (c = [1])
+* omitted      allowed only for a single-output network (c = [1]) or with ``--output-norm``
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from .errors import QueryError, ShapeError
-from .norms import canonical_norm
+from .norms import InputNorm, parse_input_norm
+from .outputs import OutputSet, functional, parse_output_norm
 
 
 @dataclass
 class Query:
-    c: np.ndarray                 # the scalar function is <c, f(x)>
-    input_norm: str = "linf"      # canonical name, a key of norms.INPUT_NORMS
-    output_spec: str = ""
+    output: OutputSet             # the set C of seed vectors (a single c for a functional)
+    input_norm: InputNorm
 
     @classmethod
-    def make(cls, n_outputs: int, output: str | None = None, input_norm: str = "linf",
+    def make(cls, n_inputs: int, n_outputs: int, output: str | None = None,
+             input_norm: str | InputNorm = "linf", output_norm: str | None = None,
+             center_output: Callable[[], np.ndarray] | None = None,
              base: Path | None = None) -> "Query":
-        return cls(parse_output(output, n_outputs, base), canonical_norm(input_norm),
-                   output or "")
+        if output is not None and output_norm is not None:
+            raise QueryError("give either --output (one scalar function) or --output-norm "
+                             "(a norm on the output vector), not both")
+        if output_norm is not None:
+            out = parse_output_norm(output_norm, n_outputs, center_output or (lambda: None))
+        else:
+            out = functional(parse_output(output, n_outputs, base), output or "f")
+        norm = parse_input_norm(input_norm, base)
+        norm.check_dim(n_inputs)
+        return cls(out, norm)
 
 
 def _index(i: str, m: int) -> int:
@@ -46,7 +58,8 @@ def parse_output(spec: str | None, m: int, base: Path | None = None) -> np.ndarr
         if m == 1:
             return np.ones(1)
         raise QueryError(f"the network has {m} outputs: choose a scalar function with --output, "
-                         "e.g. --output 0 (f_0) or --output 0-1 (the margin f_0 - f_1)")
+                         "e.g. --output 0 (f_0) or --output 0-1 (the margin f_0 - f_1), or a "
+                         "norm on the output vector with --output-norm linf|l1|margin")
     s = str(spec).strip()
     c = np.zeros(m)
     if re.fullmatch(r"-?\d+", s):

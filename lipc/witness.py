@@ -14,13 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .cbc import captured_stdout
+from .chebyshev import deepest_point
 from .compiler import Problem
 from .ir import Affine, Conditional, Const, Input, Switch
 from .lower import Lowered
-
-DUAL_NORMS = {"linf": lambda g: float(np.sum(np.abs(g))), "l1": lambda g: float(np.max(np.abs(g)))}
-
 
 @dataclass
 class Witness:
@@ -28,6 +25,7 @@ class Witness:
     x: list[float] | None                 # interior point of the maximising pattern's region
     radius: float                         # l2 radius of a ball around x inside region and domain
     pattern: dict[str, list[int]] = field(default_factory=dict)   # forward node -> 0/1 per entry
+    c: list[float] | None = None          # the seed c in C attaining the value
     gradient: list[float] | None = None   # grad <c, f> recomputed on the original network
     value: float | None = None            # dual norm of ``gradient``: the verified lower bound
 
@@ -83,41 +81,12 @@ def _region(p: Problem, pattern: dict[str, np.ndarray]):
     return np.vstack(G), np.concatenate(h)
 
 
-def chebyshev_center(G: np.ndarray, h: np.ndarray, lo: np.ndarray, hi: np.ndarray):
-    """max t s.t. G x + t ||G_i|| <= h, lo + t <= x <= hi - t: the deepest point of the region."""
-    import mip
-
-    d = lo.size
-    m = mip.Model(sense=mip.MAXIMIZE, solver_name=mip.CBC)
-    m.verbose = 0
-    xs = [m.add_var(lb=float(lo[i]), ub=float(hi[i])) for i in range(d)]
-    t = m.add_var(lb=-1e6, ub=float(np.max(hi - lo)))
-    norms = np.linalg.norm(G, axis=1)
-    for i in range(G.shape[0]):
-        nz = np.flatnonzero(G[i])
-        if nz.size == 0:
-            if h[i] < 0:
-                return None, -np.inf
-            continue
-        m.add_constr(mip.LinExpr([xs[j] for j in nz] + [t], G[i, nz].tolist() + [norms[i]])
-                     <= float(h[i]))
-    for i in range(d):
-        m.add_constr(xs[i] - t >= float(lo[i]))
-        m.add_constr(xs[i] + t <= float(hi[i]))
-    m.objective = mip.LinExpr([t], [1.0])
-    with captured_stdout(lambda line: None):
-        status = m.optimize()
-    if status != mip.OptimizationStatus.OPTIMAL:
-        return None, -np.inf
-    return np.array([v.x for v in xs]), float(t.x)
-
-
-def reference_gradient(p: Problem, x: np.ndarray, h: float) -> np.ndarray:
-    """grad <c, f>(x) on the original network by central differences of step h."""
+def reference_jacobian(p: Problem, x: np.ndarray, h: float) -> np.ndarray:
+    """The Jacobian (m x d) of the original network at x by central differences of step h."""
     d = x.size
     E = np.eye(d) * h
     F = p.network.reference(np.vstack([x + E, x - E]))
-    return ((F[:d] - F[d:]) @ p.query.c) / (2 * h)
+    return ((F[:d] - F[d:]) / (2 * h)).T
 
 
 def verify(p: Problem, low: Lowered, x_sol: np.ndarray) -> Witness:
@@ -125,14 +94,23 @@ def verify(p: Problem, low: Lowered, x_sol: np.ndarray) -> Witness:
     x_in = low.value_of(p.network.input, x_sol)
     pattern = _forward_pattern(p, low, x_sol)
     G, h = _region(p, pattern)
-    center, radius = chebyshev_center(G, h, p.domain.lo, p.domain.hi)
+    center, radius = deepest_point(G, h, p.domain)
     w = Witness(x_in.tolist(), None, float(radius), {k: v.tolist() for k, v in pattern.items()})
     if center is None or not radius > 0:
         return w
-    # tighten the point's slack check in exact terms: every sign row must hold at the centre
-    if np.any(G @ center > h + 1e-12 * (1 + np.abs(h))):
-        return w
-    grad = reference_gradient(p, center, min(radius / 2, 1e-3 * (1 + np.max(np.abs(center)))))
-    w.x, w.gradient = center.tolist(), grad.tolist()
-    w.value = DUAL_NORMS[p.query.input_norm](grad)
+    J = reference_jacobian(p, center, min(radius / 2, 1e-3 * (1 + np.max(np.abs(center)))))
+    # any c in C gives a true lower bound.  The vertices of C are exact (and contain the
+    # maximiser for this pattern); without them (a box C in many dimensions) use the solver's
+    # c* clipped back into the box, since a solver's c may leave C by its tolerance.
+    out = p.query.output
+    vertices = out.vertices()
+    if vertices is not None:
+        seeds = list(vertices)
+    else:
+        seeds = [np.clip(low.value_of(p.graph.role("seed"), x_sol), out.set.lo, out.set.hi)]
+    values = [p.query.input_norm.dual(J.T @ c) for c in seeds]
+    best = int(np.argmax(values))
+    w.x, w.c = center.tolist(), np.asarray(seeds[best], dtype=float).tolist()
+    w.gradient = (J.T @ seeds[best]).tolist()
+    w.value = float(values[best])
     return w

@@ -59,6 +59,9 @@ def test_nan_weight(tmp_path, capsys):
     ("linf:0.5:0.2:0.9:1", "empty"),
     ("ball", "unknown domain"),
     ("box:a:b", "not a number"),
+    ("l1:0.5:x", "radius must be a number"),
+    ("polytope:A.npy", "polytope:A.npy,b.npy"),
+    ("polytope:nofile.npy,b.npy", "file not found"),
     ("box:missing.npy:1", "file not found"),
 ])
 def test_bad_domains(net, capsys, domain, needle):
@@ -71,7 +74,14 @@ def test_bad_domains(net, capsys, domain, needle):
     (["--output", "1,2,3"], "3 weights"),
     (["--output", "0-0"], "identically zero"),
     (["--output", "0", "--input-norm", "l2"], "no exact MIP encoding"),
-    (["--output", "0", "--input-norm", "l7"], "unknown norm"),
+    (["--output", "0", "--input-norm", "l7"], "unknown input norm"),
+    (["--output-norm", "l2"], "no exact MIP encoding"),
+    (["--output-norm", "margin:9"], "out of range"),
+    (["--output-norm", "linf", "--output", "0"], "not both"),
+    (["--output-norm", "lmax"], "unknown output norm"),
+    (["--output", "0", "--input-norm", "linf:1,-1,2"], "positive"),
+    (["--output", "0", "--input-norm", "linf:1,2"], "expects 2 inputs"),
+    (["--output", "0", "--input-norm", "custom:nope.npy"], "file not found"),
 ])
 def test_bad_queries(net, capsys, args, needle):
     assert needle in run_error(capsys, ["solve", str(net), "--domain", "box:0:1"] + args)
