@@ -57,14 +57,16 @@ class LinearSet:
             return False
         if not self.n_rows:
             return True
+        if not self.n_aux:
+            act = self.A @ v
+            return bool(np.all(act >= self.r_lo - tol) and np.all(act <= self.r_hi + tol))
         import mip
         m = mip.Model(solver_name=mip.CBC)
         m.verbose = 0
-        s = [m.add_var(lb=float(a), ub=float(b)) for a, b in zip(self.s_lo, self.s_hi)] \
-            if self.n_aux else []
+        s = [m.add_var(lb=float(a), ub=float(b)) for a, b in zip(self.s_lo, self.s_hi)]
         base = self.A @ v
         for i in range(self.n_rows):
-            expr = mip.LinExpr(s, self.B[i].tolist()) if self.n_aux else mip.LinExpr()
+            expr = mip.LinExpr(s, self.B[i].tolist())
             if np.isfinite(self.r_lo[i]):
                 m.add_constr(expr >= float(self.r_lo[i] - base[i] - tol))
             if np.isfinite(self.r_hi[i]):

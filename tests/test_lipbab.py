@@ -67,7 +67,20 @@ def test_p_1_published_value(lipbab):
     assert max(values) == pytest.approx(p_1, rel=1e-6)
 
 
+@pytest.mark.parametrize("p", ["inf", "1"])
+def test_vector_output_norm_reproduces_published_value(lipbab, p):
+    """The same published values from one MIP over the seed set C of the output norm."""
+    name, Ws, bs, net = lipbab
+    lo, hi, p_inf, p_1 = NETS[name]
+    norm = {"inf": "linf", "1": "l1"}[p]
+    res = lipc.solve(net, f"box:{lo}:{hi}", input_norm=norm, output_norm=norm)
+    assert res.status == "optimal"
+    assert res.value == pytest.approx({"inf": p_inf, "1": p_1}[p], rel=1e-6)
+
+
 def test_p_2_is_refused(lipbab):
     name, _, _, net = lipbab
     with pytest.raises(lipc.QueryError, match="no exact MIP"):
         lipc.solve(net, "box:0:0.1", "0", "l2")
+    with pytest.raises(lipc.QueryError, match="no exact MIP"):
+        lipc.solve(net, "box:0:0.1", input_norm="linf", output_norm="l2")

@@ -1,0 +1,315 @@
+"""What every MIP back end shares: options, the one result type, statuses, progress, the registry.
+
+A back end turns a :class:`~lipc.mip.FlatMIP` (always a maximisation) into a
+:class:`SolverOutcome`.  Native solver packages are imported lazily, inside ``solve``: importing
+lipc never needs more than python-mip (CBC), and a back end whose package is absent is reported
+with the package to install instead of an ``ImportError``.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+from ..errors import QueryError, SolverError
+from ..mip import FlatMIP
+
+
+class Status:
+    """Status strings shared by every back end (plain strings: they go to JSON as they are)."""
+
+    OPTIMAL = "optimal"                  # optimality proved (within the gap tolerances)
+    TIME_LIMIT = "time_limit"            # stopped by a limit with an incumbent: an interval
+    NO_SOLUTION = "no_solution"          # stopped by a limit before any incumbent
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    INF_OR_UNBD = "infeasible_or_unbounded"
+    INTERRUPTED = "interrupted"
+    ERROR = "error"
+
+    # impossible answers on a Lipschitz MIP (always feasible, objective bounded): numerical failures
+    FAILURES = frozenset({INFEASIBLE, UNBOUNDED, INF_OR_UNBD, ERROR})
+
+
+# Defaults chosen for exactness: big-M rows leak M*int_tol, and a maximised sum of |g_i| columns
+# gains up to d*feas_tol (see ../shared/notes/anchor-measurements.md); 1e-9 costs little time here.
+DEFAULT_FEAS_TOL = 1e-9
+DEFAULT_INT_TOL = 1e-9
+
+
+@dataclass
+class SolveOptions:
+    time_limit: float | None = None     # seconds (wall clock, for all attempts together)
+    threads: int = 1
+    gap: float = 1e-7                   # relative MIP gap at which the solver may stop
+    gap_abs: float = 1e-9               # absolute MIP gap
+    progress: bool = False              # live progress line on stderr
+    solver: str = "auto"                # a registry name, "auto", "race" or "race:A,B"
+    feas_tol: float = DEFAULT_FEAS_TOL  # primal feasibility tolerance
+    int_tol: float = DEFAULT_INT_TOL    # integrality tolerance
+    seed: int = 0
+    presolve: bool = True
+    cross_check: str | None = None      # re-solve with this solver; disagreement is an error
+    retry: bool = True                  # on a numerical failure: tighter tolerances, other solvers
+
+
+@dataclass
+class SolverOutcome:
+    """What a back end reports, before lipc verifies anything (maximisation)."""
+
+    status: str                          # a Status string
+    incumbent: float | None              # objective of the best solution found
+    bound: float | None                  # the solver's proven upper bound (dual bound)
+    x: np.ndarray | None                 # column values of the best solution (witness-ready)
+    seconds: float
+    nodes: int | None = None
+    solver: str = "cbc"
+    log: list[str] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)   # tolerances etc. actually passed to the solver
+    notes: list[str] = field(default_factory=list)  # retries, fallbacks, cross-checks
+
+    @property
+    def gap(self) -> float | None:
+        """Relative gap between dual bound and incumbent, as solvers report it."""
+        if self.incumbent is None or self.bound is None:
+            return None
+        return max(0.0, self.bound - self.incumbent) / max(abs(self.incumbent), 1e-12)
+
+
+# ------------------------------------------------------------------------------------------------
+# progress
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.10g}"
+
+
+def progress_text(t: float, solver: str, nodes: int | None, inc: float | None,
+                  bound: float | None) -> str:
+    gap = (f"{100 * max(0.0, bound - inc) / max(abs(inc), 1e-12):.2f}%"
+           if inc is not None and bound is not None else "-")
+    nodes_s = "-" if nodes is None else str(nodes)
+    return (f"[lipc] {t:7.1f}s  {solver:5} nodes {nodes_s:>8}  incumbent {_fmt(inc)}  "
+            f"bound {_fmt(bound)}  gap {gap}")
+
+
+class Progress:
+    """Receives (nodes, incumbent, bound) from a back end's callback or log and throttles it to
+    one update per ``every`` seconds: a line on stderr rewritten in place, or a call
+    ``sink(seconds, nodes, incumbent, bound)``."""
+
+    def __init__(self, solver: str, enabled: bool, sink: Callable[..., None] | None = None,
+                 every: float = 0.5, t0: float | None = None):
+        self.solver, self.enabled, self.every = solver, enabled, every
+        self.t0 = time.perf_counter() if t0 is None else t0
+        self.last = 0.0
+        self.sink = sink
+        self.shown = False
+        self.state: tuple = (None, None, None)
+
+    def __call__(self, nodes: int | None, inc: float | None, bound: float | None) -> None:
+        self.state = (nodes, inc, bound)
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        if self.sink is not None:                # e.g. a race child reporting to its parent
+            self.sink(now - self.t0, nodes, inc, bound)
+            return
+        line = progress_text(now - self.t0, self.solver, nodes, inc, bound)
+        sys.stderr.write("\r" + line + "   ")
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self.shown = False
+
+
+def _flush_c_stdio() -> None:
+    try:
+        import ctypes
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
+
+
+@contextlib.contextmanager
+def captured_stdout(on_line: Callable[[str], None]):
+    """Redirect C-level stdout into a pipe read by a thread calling ``on_line`` per line.
+
+    Solver libraries print to file descriptor 1; lipc's stdout must stay clean (``--json``)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    r, w = os.pipe()
+    os.dup2(w, 1)
+    os.close(w)
+
+    def pump():
+        with os.fdopen(r, "r", errors="replace") as f:
+            for line in f:
+                on_line(line.rstrip("\n"))
+
+    t = threading.Thread(target=pump, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        _flush_c_stdio()            # C stdio buffers a pipe: flush before switching back
+        os.dup2(saved, 1)           # closes the pipe's last write end: the reader sees EOF
+        os.close(saved)
+        t.join(timeout=5)
+
+
+# ------------------------------------------------------------------------------------------------
+# back ends
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Per-attempt settings derived from :class:`SolveOptions` (retries change these)."""
+
+    feas_tol: float
+    int_tol: float
+    presolve: bool
+    time_limit: float | None
+
+    @staticmethod
+    def of(opts: SolveOptions, time_limit: float | None = None) -> "Attempt":
+        return Attempt(opts.feas_tol, opts.int_tol, opts.presolve,
+                       opts.time_limit if time_limit is None else time_limit)
+
+    def tighter(self, floor: float = 1e-10) -> "Attempt":
+        """The retry after a numerical failure: presolve off, tolerances tightened tenfold."""
+        return replace(self, presolve=False, feas_tol=max(floor, self.feas_tol / 10),
+                       int_tol=max(floor, self.int_tol / 10))
+
+    def describe(self) -> str:
+        return (f"feas {self.feas_tol:g}, int {self.int_tol:g}"
+                f"{'' if self.presolve else ', presolve off'}")
+
+
+class Backend:
+    """One MIP solver.  Subclasses set the class attributes and implement :meth:`_solve`."""
+
+    name = ""                  # registry key, also what --solver takes
+    label = ""                 # human name
+    module = ""                # Python package whose presence makes the back end available
+    install = ""               # what to install when it is absent
+    commercial = False
+    # capability flags
+    threads = True             # honours a thread count > 1
+    seed = True                # honours a random seed
+    int_tol = True             # has an integrality tolerance separate from feasibility
+    progress_source = "log"    # "callback" or "log"
+    min_tol = 1e-10            # smallest tolerance the solver accepts
+
+    def available(self) -> bool:
+        """Package importable (cheap: no import, no licence check)."""
+        try:
+            return importlib.util.find_spec(self.module) is not None
+        except (ImportError, ValueError):
+            return False
+
+    def usable(self) -> bool:
+        """Available and able to solve now (commercial back ends also need a licence)."""
+        return self.available()
+
+    def require(self) -> None:
+        """Raise a :class:`SolverError` naming the missing piece unless the back end is usable."""
+        if not self.available():
+            raise SolverError(f"solver {self.name!r} is not installed: the Python package "
+                              f"{self.module!r} is missing ({self.install})")
+
+    def settings(self, opts: SolveOptions, att: Attempt) -> dict:
+        feas = max(self.min_tol, att.feas_tol)
+        integ = max(self.min_tol, att.int_tol)
+        if not self.int_tol:                    # one tolerance for both: the tighter one
+            feas = integ = min(feas, integ)
+        return {"solver": self.name, "feasibility_tol": feas, "integrality_tol": integ,
+                "gap_rel": opts.gap, "gap_abs": opts.gap_abs, "presolve": att.presolve,
+                "threads": max(1, int(opts.threads)) if self.threads else 1,
+                "seed": int(opts.seed), "time_limit": att.time_limit}
+
+    def solve(self, flat: FlatMIP, opts: SolveOptions, attempt: Attempt | None = None,
+              progress: Progress | None = None) -> SolverOutcome:
+        att = attempt or Attempt.of(opts)
+        t0 = time.perf_counter()
+        if flat.n_cols == 0:                   # everything folded: the value is a constant
+            return SolverOutcome(Status.OPTIMAL, flat.obj_const, flat.obj_const, np.zeros(0),
+                                 0.0, 0, self.name, settings=self.settings(opts, att))
+        own = progress is None
+        if own:
+            progress = Progress(self.name, opts.progress)
+        try:
+            out = self._solve(flat, opts, att, progress)
+        except SolverError:
+            raise
+        except Exception as exc:               # native failures are solver errors, not lipc bugs
+            out = SolverOutcome(Status.ERROR, None, None, None, 0.0, None, self.name,
+                                log=[f"{type(exc).__name__}: {exc}"])
+        finally:
+            if own:
+                progress.close()
+        out.seconds = time.perf_counter() - t0
+        out.solver = self.name
+        out.settings = self.settings(opts, att)
+        if out.status == Status.OPTIMAL and out.incumbent is not None:
+            out.bound = out.incumbent if out.bound is None else max(out.bound, out.incumbent)
+        if out.status in (Status.OPTIMAL, Status.TIME_LIMIT) and out.x is None:
+            out.status = Status.NO_SOLUTION if out.status == Status.TIME_LIMIT else Status.ERROR
+        return out
+
+    def _solve(self, flat: FlatMIP, opts: SolveOptions, att: Attempt,
+               progress: Progress) -> SolverOutcome:
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, Backend] = {}       # filled by lipc.solvers in preference order for "auto"
+
+
+def register(backend: Backend) -> Backend:
+    REGISTRY[backend.name] = backend
+    return backend
+
+
+def names() -> list[str]:
+    return list(REGISTRY)
+
+
+def installed() -> list[str]:
+    """Back ends whose package is importable, in preference order."""
+    return [n for n, b in REGISTRY.items() if b.available()]
+
+
+def auto_order() -> list[str]:
+    """Usable back ends in preference order (commercial ones only with a working licence)."""
+    return [n for n, b in REGISTRY.items() if b.usable()]
+
+
+def get(name: str) -> Backend:
+    """The back end called ``name`` (or the best usable one for "auto"), ready to solve."""
+    key = name.strip().lower()
+    if key == "auto":
+        order = auto_order()
+        if not order:
+            raise SolverError("no MIP solver is usable: install python-mip (CBC) or highspy")
+        return REGISTRY[order[0]]
+    if key not in REGISTRY:
+        raise QueryError(f"unknown solver {name!r}; choose one of "
+                         f"{', '.join(names() + ['auto', 'race'])}")
+    b = REGISTRY[key]
+    b.require()
+    return b
