@@ -14,6 +14,7 @@ import numpy as np
 
 from .errors import DomainError
 from .ir import Affine, Bounds, Conditional, Const, Input, IRGraph, Switch
+from .sparse import absolute, negative_part, positive_part
 
 _EPS = np.finfo(np.float64).eps
 
@@ -38,10 +39,10 @@ def _affine(graph: IRGraph, name: str, op: Affine, bounds: dict[str, Bounds]) ->
             magnitude = magnitude + np.abs(w) * np.maximum(np.abs(b.lo), np.abs(b.hi))
             n_terms += 1
         else:
-            wp, wn = np.maximum(t.weight, 0.0), np.minimum(t.weight, 0.0)
+            wp, wn = positive_part(t.weight), negative_part(t.weight)
             lo += wp @ b.lo + wn @ b.hi
             hi += wp @ b.hi + wn @ b.lo
-            magnitude = magnitude + np.abs(t.weight) @ np.maximum(np.abs(b.lo), np.abs(b.hi))
+            magnitude = magnitude + absolute(t.weight) @ np.maximum(np.abs(b.lo), np.abs(b.hi))
             n_terms += t.in_size()
     # four rounded operations per term (two products, two sums) plus the bias: gamma bound
     err = _gamma(4 * n_terms) * magnitude

@@ -22,7 +22,7 @@ class UnsupportedOpError(ModelError):
     Carries every offending node at once, so a user fixes the model in one round trip.
     """
 
-    def __init__(self, nodes: list[tuple[str, str, bool]], supported: list[str]):
+    def __init__(self, nodes: list[tuple[str, str, bool]], supported: list[str], hint: str = ""):
         """``nodes``: (op_type, node name, is a smooth activation) for each offending node."""
         self.nodes = nodes
         parts = []
@@ -31,7 +31,8 @@ class UnsupportedOpError(ModelError):
                    "networks)" if smooth else "")
             parts.append(f"{op!r} at node {node!r}{why}")
         super().__init__(f"unsupported ONNX operator{'s' if len(nodes) > 1 else ''} "
-                         f"{'; '.join(parts)}. Supported: {', '.join(supported)}")
+                         f"{'; '.join(parts)}. Supported: {', '.join(supported)}"
+                         + (f". Or {hint}" if hint else ""))
 
 
 class ShapeError(LipcError):
@@ -52,3 +53,34 @@ class QueryError(LipcError):
 
 class SolverError(LipcError):
     """The MIP solver failed, or returned an answer lipc cannot trust."""
+
+
+class DSLError(LipcError):
+    """A mistake in a lipc program (.lipc), located at ``path:line:column`` of the source."""
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None,
+                 column: int | None = None):
+        self.path, self.line, self.column = path, line, column
+        where = f"{path or '<text>'}:{line}:{column}: " if line is not None else ""
+        super().__init__(where + message)
+
+
+class DSLSyntaxError(DSLError):
+    """The text does not follow the grammar: the message shows the line with a caret under the
+    offending text and says what was expected there (it spans several lines)."""
+
+    def __init__(self, message: str, path: str | None, line: int, column: int,
+                 source_line: str, expected: list[str], width: int = 1):
+        self.expected, self.source_line = expected, source_line
+        pad = "".join(ch if ch == "\t" else " " for ch in source_line[:max(column - 1, 0)])
+        want = f"; expected {', '.join(expected)}" if expected else ""
+        super().__init__(f"{message}{want}\n    {source_line}\n    {pad}{'^' * max(width, 1)}",
+                         path, line, column)
+
+
+class DSLNameError(DSLError):
+    """A name used before it is defined, defined twice, or not a known function."""
+
+
+class DSLShapeError(DSLError, ShapeError):
+    """Operand shapes of an expression do not agree."""

@@ -20,10 +20,14 @@ from typing import Iterator, Union
 import networkx as nx
 import numpy as np
 
+from .sparse import CSR
+
 
 @dataclass(frozen=True, eq=False)
 class Term:
-    """One summand W @ x of an affine node; a 1-D ``weight`` is a diagonal (elementwise scale)."""
+    """One summand W @ x of an affine node; ``weight`` is a dense 2-D array, a 1-D array (a
+    diagonal: an elementwise scale) or a :class:`~lipc.sparse.CSR` matrix (convolutions,
+    selections: never densified)."""
 
     src: str
     weight: np.ndarray
@@ -40,7 +44,10 @@ class Term:
 
     def transposed(self, src: str) -> "Term":
         """The reverse-mode term: W^T applied to ``src`` (a diagonal is its own transpose)."""
-        return Term(src, self.weight if self.is_diag else np.ascontiguousarray(self.weight.T))
+        if self.is_diag:
+            return Term(src, self.weight)
+        W = self.weight.T
+        return Term(src, W if isinstance(W, CSR) else np.ascontiguousarray(W))
 
     def out_size(self) -> int:
         return int(self.weight.shape[0])

@@ -19,6 +19,7 @@ import numpy as np
 from .errors import NumericError
 from .ir import Affine, Conditional, Const, Input, IRGraph, Switch
 from .mip import FlatMIP
+from .sparse import columns, entries, nonzero_rows, rows as select_rows
 
 TINY = 1e-9   # readers drop |a| <= 1e-9 (HiGHS, SCIP); lipc never writes such a coefficient
 
@@ -134,15 +135,15 @@ def _lower_affine(b: _Builder, name: str, op: Affine) -> Values:
             blocks.append(("diag", np.flatnonzero(m), t.weight[m], v.cols[m]))
         else:
             if (~m).any():
-                const += t.weight[:, ~m] @ v.vals[~m]
+                const += columns(t.weight, ~m) @ v.vals[~m]
             if m.any():
-                blocks.append(("dense", None, t.weight[:, m], v.cols[m]))
+                blocks.append(("dense", None, columns(t.weight, m), v.cols[m]))
     is_var = np.zeros(n, bool)
     for kind, rows, W, _ in blocks:
         if kind == "diag":
             is_var[rows[W != 0]] = True
         else:
-            is_var |= np.any(W != 0, axis=1)
+            is_var |= nonzero_rows(W)
     cols = np.full(n, -1, np.int64)
     var_rows = np.flatnonzero(is_var)
     bd = b.graph.bounds[name]
@@ -158,18 +159,17 @@ def _affine_rows(b: _Builder, name, var_rows, y_cols, blocks, rhs) -> None:
     pos = np.full(int(var_rows.max()) + 1, -1)
     pos[var_rows] = np.arange(k)
     r_parts, c_parts, v_parts = [np.arange(k)], [y_cols], [np.ones(k)]
-    for kind, rows, W, xcols in blocks:
+    for kind, at, W, xcols in blocks:
         if kind == "diag":
             nz = W != 0
-            r_parts.append(pos[rows[nz]])
+            r_parts.append(pos[at[nz]])
             c_parts.append(xcols[nz])
             v_parts.append(-W[nz])
         else:
-            Wv = W[var_rows]
-            rr, cc = np.nonzero(Wv)
+            rr, cc, vv = entries(select_rows(W, var_rows))
             r_parts.append(rr)
             c_parts.append(xcols[cc])
-            v_parts.append(-Wv[rr, cc])
+            v_parts.append(-vv)
     r, c, v = np.concatenate(r_parts), np.concatenate(c_parts), np.concatenate(v_parts)
     if len(blocks) > 1:
         r, c, v = _merge_duplicates(r, c, v)
@@ -255,7 +255,10 @@ def _lower_switch(b: _Builder, name: str, op: Switch) -> Values:
         b.add_rows([f"{name}_la_{i}" for i in j], cy_x_a,
                    np.stack([ones, -ones, -l], 1), -inf, -l)
     else:                                          # McCormick envelope of x * a, a in {0, 1}
-        l, u = np.minimum(xb.lo[j], 0.0), np.maximum(xb.hi[j], 0.0)
+        # on the box [l, u] of x itself (exact for binary a whatever the sign of l and u); the
+        # paper widens it to [min(l, 0), max(u, 0)], which loosens the LP relaxation when the
+        # sign of x is known
+        l, u = xb.lo[j], xb.hi[j]
         b.note_big_m(l, u)
         b.add_rows([f"{name}_m1_{i}" for i in j], cy_x_a, np.stack([ones, -ones, -l], 1), -inf, -l)
         b.add_rows([f"{name}_m2_{i}" for i in j], cy_x_a, np.stack([ones, -ones, -u], 1), -u, inf)
