@@ -85,6 +85,14 @@ def atomic_write(path: str | os.PathLike, produce: Callable[[BinaryIO], None]) -
     filtered by the umask, like a file opened normally.
     """
     path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isfile(path):
+        # a device or a pipe (/dev/null, /dev/stdout, a FIFO): renaming over it would replace
+        # the special file itself, so stream into it instead
+        if os.path.isdir(path):
+            raise IsADirectoryError(21, "is a directory", path)
+        with open(path, "wb") as fh:
+            produce(fh)
+        return
     folder = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)

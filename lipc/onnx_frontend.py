@@ -99,6 +99,8 @@ def _float64_model(model: onnx.ModelProto) -> onnx.ModelProto:
         for a in node.attribute:
             if a.type == onnx.AttributeProto.TENSOR:
                 widen(a.t)
+            elif node.op_type == "Cast" and a.name == "to" and a.i == F:
+                a.i = D
     for vi in list(m.graph.input) + list(m.graph.output) + list(m.graph.value_info):
         if vi.type.tensor_type.elem_type == F:
             vi.type.tensor_type.elem_type = D
@@ -106,13 +108,11 @@ def _float64_model(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def _reference(model: onnx.ModelProto, in_name: str, in_shape: tuple[int, ...],
-               out_name: str, cut: bool) -> Callable[[np.ndarray], np.ndarray]:
+               out_name: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The model's own function (up to tensor ``out_name``) by the ONNX reference interpreter."""
     from onnx.reference import ReferenceEvaluator
 
-    m = _float64_model(model)
-    if cut:                  # evaluate only up to the chosen tensor (softmax etc. stay out)
-        m = onnx.utils.Extractor(m).extract_model([in_name], [out_name])
-    evaluator = ReferenceEvaluator(m)
+    evaluator = ReferenceEvaluator(_float64_model(model))
 
     def f(X: np.ndarray) -> np.ndarray:
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
@@ -168,7 +168,7 @@ def load_onnx(path: str | Path, output_node: str | None = None) -> Network:
     b.graph.roles[out.node] = "output"
     _merge_diagonal_affines(b.graph)
     return Network(b.graph, x, out.node, in_shape,
-                   _reference(model, vi.name, in_shape, out_name, output_node is not None),
+                   _reference(model, vi.name, in_shape, out_name),
                    name=Path(path).stem)
 
 

@@ -91,7 +91,8 @@ def reference_jacobian(p: Problem, x: np.ndarray, h: float) -> np.ndarray:
 
 def verify(p: Problem, low: Lowered, x_sol: np.ndarray) -> Witness:
     """Build the witness of a solution and its verified lower bound."""
-    x_in = low.value_of(p.network.input, x_sol)
+    x_in = (low.value_of(p.network.input, x_sol) if p.network.input in low.values
+            else p.domain.center)           # the objective may not depend on x at all
     pattern = _forward_pattern(p, low, x_sol)
     G, h = _region(p, pattern)
     center, radius = deepest_point(G, h, p.domain)

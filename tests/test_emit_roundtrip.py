@@ -55,3 +55,18 @@ def test_fully_folded_query_still_writes(tmp_path):
     lipc.compile(net, "box:0:1", out=tmp_path / "s.lp")
     for read in READERS.values():
         assert read(tmp_path / "s.lp") == pytest.approx(9.0)
+
+
+def test_writing_to_a_device_streams_into_it(examples, tmp_path):
+    """`-o /dev/null` must not replace the device node by a regular file."""
+    import os
+    import stat
+    fifo = tmp_path / "pipe.lp"
+    os.mkfifo(fifo)
+    import threading
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    lipc.compile(examples / "toy_2_8_8_1.onnx", "box:0:1", out=fifo)
+    reader.join(timeout=30)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and got and b"Subject To" in got[0]
