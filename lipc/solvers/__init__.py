@@ -4,24 +4,26 @@
     out = solve_mip(flat, SolveOptions(solver="highs", time_limit=60))
     out.status, out.incumbent, out.bound, out.gap, out.x
 
-The registry below is in preference order for ``solver="auto"``: a commercial solver when its
-package and a licence work, then HiGHS, SCIP, CBC (measured on this project's models: see
-benchmarks/README.md).  Only CBC (python-mip) is a dependency of lipc; the others are extras
+The registry below is in preference order for ``solver="auto"`` (and for the fallback after a
+numerical failure, and for picking the two racers): a commercial solver when its package and a
+licence work (Gurobi first: the fastest in ../shared/notes/anchor-measurements.md), then HiGHS,
+CBC, SCIP, as measured on this project's models (benchmarks/solvers.py; HiGHS took 0.2-0.8x
+CBC's time, SCIP 1.5-6x).  Only CBC (python-mip) is a dependency of lipc; the others are extras
 (``pip install 'lipc[highs]'``, ``'lipc[scip]'``) or vendor packages.
 """
 from .base import (DEFAULT_FEAS_TOL, DEFAULT_INT_TOL, REGISTRY, Attempt, Backend, Progress,
                    SolveOptions, SolverOutcome, Status, auto_order, captured_stdout, get,
                    installed, names, register)
-from .cbc import CBC, nodes_from_log, parse_progress, solve_cbc
+from .cbc import CBC, nodes_from_log, parse_progress
 from .commercial import CPLEX, Gurobi, Xpress
 from .highs import HiGHS
 from .run import cross_check, race, solve_mip
 from .scip import SCIP
 
-for _backend in (Gurobi(), CPLEX(), Xpress(), HiGHS(), SCIP(), CBC()):
+for _backend in (Gurobi(), CPLEX(), Xpress(), HiGHS(), CBC(), SCIP()):
     register(_backend)
 
 __all__ = ["SolveOptions", "SolverOutcome", "Status", "Backend", "Attempt", "Progress",
            "REGISTRY", "register", "names", "installed", "auto_order", "get", "solve_mip",
-           "cross_check", "race", "solve_cbc", "captured_stdout", "parse_progress",
+           "cross_check", "race", "captured_stdout", "parse_progress",
            "nodes_from_log", "DEFAULT_FEAS_TOL", "DEFAULT_INT_TOL"]

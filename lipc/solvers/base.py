@@ -74,6 +74,8 @@ class SolverOutcome:
     log: list[str] = field(default_factory=list)
     settings: dict = field(default_factory=dict)   # tolerances etc. actually passed to the solver
     notes: list[str] = field(default_factory=list)  # retries, fallbacks, cross-checks
+    check: object = None                 # what the caller's accept() attached (lipc: the witness)
+    violation: dict | None = None        # audit of x: largest relative bound/row/integrality error
 
     @property
     def gap(self) -> float | None:
@@ -112,6 +114,8 @@ class Progress:
         self.last = 0.0
         self.sink = sink
         self.shown = False
+        # a private copy of stderr, so that solvers' stderr can be captured during the solve
+        self.fd = os.dup(2) if enabled and sink is None else None
         self.state: tuple = (None, None, None)
 
     def __call__(self, nodes: int | None, inc: float | None, bound: float | None) -> None:
@@ -126,15 +130,20 @@ class Progress:
             self.sink(now - self.t0, nodes, inc, bound)
             return
         line = progress_text(now - self.t0, self.solver, nodes, inc, bound)
-        sys.stderr.write("\r" + line + "   ")
-        sys.stderr.flush()
+        self._write("\r" + line + "   ")
         self.shown = True
+
+    def _write(self, text: str) -> None:
+        if self.fd is not None:
+            os.write(self.fd, text.encode("utf-8", "replace"))
 
     def close(self) -> None:
         if self.shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+            self._write("\n")
             self.shown = False
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def _flush_c_stdio() -> None:
@@ -146,14 +155,19 @@ def _flush_c_stdio() -> None:
 
 
 @contextlib.contextmanager
-def captured_stdout(on_line: Callable[[str], None]):
-    """Redirect C-level stdout into a pipe read by a thread calling ``on_line`` per line.
+def captured_stdout(on_line: Callable[[str], None], fds: tuple[int, ...] = (1,)):
+    """Redirect C-level stdout (and stderr with ``fds=(1, 2)``) into a pipe read by a thread
+    calling ``on_line`` per line.
 
-    Solver libraries print to file descriptor 1; lipc's stdout must stay clean (``--json``)."""
+    Solver libraries print to file descriptor 1; lipc's stdout must stay clean (``--json``).
+    The progress line is unaffected: :class:`Progress` writes to its own copy of stderr."""
     sys.stdout.flush()
-    saved = os.dup(1)
+    sys.stderr.flush()
     r, w = os.pipe()
-    os.dup2(w, 1)
+    saved = {}
+    for fd in fds:
+        saved[fd] = os.dup(fd)
+        os.dup2(w, fd)
     os.close(w)
 
     def pump():
@@ -167,9 +181,11 @@ def captured_stdout(on_line: Callable[[str], None]):
         yield
     finally:
         sys.stdout.flush()
+        sys.stderr.flush()
         _flush_c_stdio()            # C stdio buffers a pipe: flush before switching back
-        os.dup2(saved, 1)           # closes the pipe's last write end: the reader sees EOF
-        os.close(saved)
+        for fd, keep in saved.items():
+            os.dup2(keep, fd)       # closes the pipe's last write end: the reader sees EOF
+            os.close(keep)
         t.join(timeout=5)
 
 
@@ -270,11 +286,47 @@ class Backend:
             out.bound = out.incumbent if out.bound is None else max(out.bound, out.incumbent)
         if out.status in (Status.OPTIMAL, Status.TIME_LIMIT) and out.x is None:
             out.status = Status.NO_SOLUTION if out.status == Status.TIME_LIMIT else Status.ERROR
+        if out.x is not None and out.status in (Status.OPTIMAL, Status.TIME_LIMIT):
+            out.violation = audit(flat, out.x)
+            s = out.settings
+            worst = [(k, v, lim) for k, v, lim in
+                     (("bound", out.violation["bounds"], s["feasibility_tol"]),
+                      ("row", out.violation["rows"], s["feasibility_tol"]),
+                      ("integrality", out.violation["integrality"], s["integrality_tol"]))
+                     if v > AUDIT_FACTOR * lim]
+            if worst:        # the solver's own answer breaks the model beyond its tolerance
+                out.log.append(AUDIT + "violates the model: " + ", ".join(
+                    f"{k} by {v:.2g} (tolerance {lim:g})" for k, v, lim in worst))
+                out.status = Status.ERROR
         return out
 
     def _solve(self, flat: FlatMIP, opts: SolveOptions, att: Attempt,
                progress: Progress) -> SolverOutcome:
         raise NotImplementedError
+
+
+AUDIT_FACTOR = 10.0     # a solution may exceed the tolerances it was solved with by this factor
+AUDIT = "lipc audit: the solution "
+
+
+def audit(flat: FlatMIP, x: np.ndarray) -> dict:
+    """Largest violation of the model by ``x``, each relative to max(1, size of the quantity):
+    column bounds, rows (scaled by the largest |a_ij x_j| and |rhs|) and integrality."""
+    lb, ub = flat.lb, flat.ub
+    with np.errstate(invalid="ignore"):
+        vb = np.maximum(np.maximum(lb - x, x - ub), 0.0)
+        vb = vb / np.maximum(1.0, np.abs(np.where(x < lb, lb, np.where(x > ub, ub, 0.0))))
+        rows = np.repeat(np.arange(flat.n_rows), np.diff(flat.indptr))
+        terms = flat.data * x[flat.indices]
+        ax = np.bincount(rows, terms, minlength=flat.n_rows)
+        scale = np.bincount(rows, np.abs(terms), minlength=flat.n_rows)
+        rhs = np.where(ax < flat.row_lo, flat.row_lo, np.where(ax > flat.row_hi, flat.row_hi, 0.0))
+        vr = np.maximum(np.maximum(flat.row_lo - ax, ax - flat.row_hi), 0.0)
+        vr = vr / np.maximum(1.0, np.maximum(scale, np.abs(rhs)))
+    vi = np.abs(x - np.round(x))[flat.integer]
+    return {"bounds": float(np.nan_to_num(vb).max(initial=0.0)),
+            "rows": float(np.nan_to_num(vr).max(initial=0.0)),
+            "integrality": float(vi.max(initial=0.0))}
 
 
 REGISTRY: dict[str, Backend] = {}       # filled by lipc.solvers in preference order for "auto"

@@ -135,8 +135,3 @@ class CBC(Backend):
     def _solve(self, flat, opts, att, progress):
         m, xs = build_model(flat)
         return solve_pymip(m, xs, opts, att, progress)
-
-
-def solve_cbc(flat: FlatMIP, opts: SolveOptions) -> SolverOutcome:
-    """Solve with CBC (kept for callers of lipc.cbc; new code uses lipc.solvers.solve_mip)."""
-    return CBC().solve(flat, opts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 
 import numpy as np
 
@@ -66,6 +67,10 @@ def _rows(flat):
 
 
 def _pymip_has_gurobi() -> bool:
+    """python-mip's Gurobi driver, only looked for when GUROBI_HOME is set: its library search
+    otherwise probes ~50 names with find_library (seconds)."""
+    if "GUROBI_HOME" not in os.environ:
+        return False
     try:
         import mip.gurobi
         return bool(mip.gurobi.has_gurobi)
@@ -75,7 +80,8 @@ def _pymip_has_gurobi() -> bool:
 
 class Gurobi(_Licensed):
     name, label, module = "gurobi", "Gurobi (gurobipy)", "gurobipy"
-    install = "pip install gurobipy, plus a Gurobi licence (the pip wheel's own licence is size-limited)"
+    install = ("pip install gurobipy, plus a Gurobi licence (the pip wheel's own licence is "
+               "size-limited); or GUROBI_HOME for python-mip's driver")
     progress_source = "callback"
     min_tol = 1e-9                       # FeasibilityTol and IntFeasTol accept >= 1e-9
 

@@ -33,11 +33,22 @@ def _status(hs, model_status, has_x: bool) -> str:
     return Status.ERROR
 
 
+def quiet_highs():
+    """A new ``highspy.Highs`` with its output off; the licence banner HiGHS prints on C-level
+    stdout when the first instance is created is swallowed, so ``--json`` output stays clean."""
+    import highspy as hs
+
+    with captured_stdout(lambda line: None):
+        h = hs.Highs()
+        h.setOptionValue("output_flag", False)
+    return h
+
+
 def build_highs(flat):
     """A ``highspy.Highs`` holding ``flat`` (maximisation), built from the arrays in bulk."""
     import highspy as hs
 
-    h = hs.Highs()
+    h = quiet_highs()
     lp = hs.HighsLp()
     lp.model_name_ = flat.name
     lp.num_col_, lp.num_row_ = flat.n_cols, flat.n_rows
@@ -81,8 +92,7 @@ class HiGHS(Backend):
             set_("threads", max(1, int(opts.threads)))
             set_("mip_rel_gap", float(opts.gap))
             set_("mip_abs_gap", float(opts.gap_abs))
-            tol = max(self.min_tol, att.feas_tol)
-            set_("primal_feasibility_tolerance", tol)
+            set_("primal_feasibility_tolerance", max(self.min_tol, att.feas_tol))
             set_("mip_feasibility_tolerance", max(self.min_tol, att.int_tol))
             set_("random_seed", int(opts.seed))
             set_("presolve", "on" if att.presolve else "off")
@@ -105,6 +115,7 @@ class HiGHS(Backend):
         x = np.array(sol.col_value, dtype=np.float64) if has_x else None
         st = _status(hs, ms, has_x)
         inc = _finite(info.objective_function_value) if has_x else None
-        bound = _finite(info.mip_dual_bound)
+        bound = _finite(info.mip_dual_bound) if flat.integer.any() else (
+            inc if st == Status.OPTIMAL else None)          # an LP has no MIP dual bound
         nodes = int(info.mip_node_count) if info.mip_node_count >= 0 else None
         return SolverOutcome(st, inc, bound, x, 0.0, nodes, log=lines)

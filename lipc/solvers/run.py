@@ -20,7 +20,7 @@ from typing import Callable
 
 from ..errors import QueryError, SolverError
 from ..mip import FlatMIP
-from .base import (REGISTRY, Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status,
+from .base import (AUDIT, REGISTRY, Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status,
                    _fmt, auto_order, get)
 
 AGREE = 1e-6        # relative agreement demanded by --cross-check
@@ -49,7 +49,7 @@ def _ladder(flat: FlatMIP, opts: SolveOptions, primary: Backend, accept, t0: flo
             notes: list[str] | None = None, skip_first: bool = False) -> SolverOutcome:
     notes = list(notes or [])
     rejected: SolverOutcome | None = None
-    tried = 0
+    tried, explained = 0, False
     for backend, att in _plan(primary, opts, skip_first):
         left = _remaining(opts, t0)
         if tried and left is not None and left <= 0.05:
@@ -60,9 +60,17 @@ def _ladder(flat: FlatMIP, opts: SolveOptions, primary: Backend, accept, t0: flo
         out = backend.solve(flat, opts, att)
         what = f"{backend.name} ({att.describe()})"
         if out.status in Status.FAILURES:
-            why = f": {out.log[-1]}" if out.status == Status.ERROR and out.log else ""
-            notes.append(f"{what} said {out.status}{why} — a numerical failure on a feasible, "
-                         "bounded Lipschitz MIP")
+            last = out.log[-1] if out.log else ""
+            if out.status != Status.ERROR:
+                note = f"{what} said {out.status}"
+                if not explained:
+                    note += " (impossible: a numerical failure)"
+                    explained = True
+            elif last.startswith(AUDIT):
+                note = f"{what} returned a solution that {last[len(AUDIT):]}"
+            else:
+                note = f"{what} failed{': ' + last if last else ''}"
+            notes.append(note)
             continue
         if out.status == Status.OPTIMAL and accept is not None and not accept(out):
             notes.append(f"{what} claimed optimum {out.incumbent!r}, which the verified "
@@ -76,9 +84,9 @@ def _ladder(flat: FlatMIP, opts: SolveOptions, primary: Backend, accept, t0: flo
     if rejected is not None:
         rejected.notes = notes + rejected.notes
         return rejected
-    raise SolverError("no solver produced an answer for a Lipschitz MIP, which is feasible and "
+    raise SolverError("every solver attempt failed on this Lipschitz MIP, which is feasible and "
                       "bounded by construction: " + "; ".join(notes) +
-                      ". The model is numerically ill-conditioned; report it")
+                      ". The model is numerically ill-conditioned; please report it")
 
 
 def solve_mip(flat: FlatMIP, opts: SolveOptions | None = None,
@@ -164,13 +172,14 @@ def race_names(choice: str) -> list[str]:
     return names[:2]
 
 
-def _race_child(name: str, flat: FlatMIP, opts: SolveOptions, conn, show: bool) -> None:
+def _race_child(backend: Backend, flat: FlatMIP, opts: SolveOptions, conn, show: bool) -> None:
     """Runs in a separate process: solve, send ("done", outcome); progress as ("progress", ...)."""
+    name = backend.name
     try:
         def sink(t, nodes, inc, bound):
             conn.send(("progress", name, t, nodes, inc, bound))
 
-        out = REGISTRY[name].solve(flat, opts, None, Progress(name, show, sink))
+        out = backend.solve(flat, opts, None, Progress(name, show, sink))
         out.log = out.log[-200:]
         conn.send(("done", out))
     except BaseException as exc:            # noqa: BLE001 - report, never hang the parent
@@ -220,20 +229,21 @@ def race(flat: FlatMIP, opts: SolveOptions, names: list[str], accept=None,
     """Solve with two back ends in parallel processes; the first proof of optimality wins and
     the other process is terminated and reaped."""
     t0 = time.perf_counter() if t0 is None else t0
+    backends = [get(n) for n in names]
     ctx = mp.get_context("spawn")       # no fork: solver thread pools do not survive a fork
     child_opts = replace(opts, solver=names[0], cross_check=None, progress=False)
     procs, pending = [], {}
     line = _RaceLine(opts.progress, t0)
     results: list[SolverOutcome] = []
     try:
-        for name in names:
+        for b in backends:
             r, w = ctx.Pipe(duplex=False)
-            p = ctx.Process(target=_race_child, args=(name, flat, child_opts, w, opts.progress),
-                            name=f"lipc-race-{name}", daemon=True)
+            p = ctx.Process(target=_race_child, args=(b, flat, child_opts, w, opts.progress),
+                            name=f"lipc-race-{b.name}", daemon=True)
             p.start()
             w.close()
             procs.append(p)
-            pending[r] = name
+            pending[r] = b.name
         deadline = None if opts.time_limit is None else t0 + opts.time_limit + 30.0
         while pending and not any(o.status == Status.OPTIMAL for o in results):
             if deadline is not None and time.perf_counter() > deadline:
@@ -266,6 +276,7 @@ def race(flat: FlatMIP, opts: SolveOptions, names: list[str], accept=None,
         winner = proofs[0]
         if accept is None or accept(winner):
             winner.notes = notes + winner.notes
+            winner.seconds = time.perf_counter() - t0        # the race's wall clock
             return winner
         notes.append(f"{winner.solver}'s optimum {winner.incumbent!r} is not reproduced by the "
                      "verified witness")
@@ -276,4 +287,4 @@ def race(flat: FlatMIP, opts: SolveOptions, names: list[str], accept=None,
         best.notes = notes + best.notes
         return best
     # every racer failed (or the proof was rejected): the retry ladder
-    return _ladder(flat, opts, get(names[0]), accept, t0, notes, skip_first=True)
+    return _ladder(flat, opts, backends[0], accept, t0, notes, skip_first=True)

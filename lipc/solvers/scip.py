@@ -66,13 +66,16 @@ def build_scip(flat):
 def _event_handler(progress):
     import pyscipopt as ps
 
+    E = ps.SCIP_EVENTTYPE
+    EVENTS = (E.BESTSOLFOUND, E.NODESOLVED, E.LPSOLVED)   # LPSOLVED: updates during the root
+
     class Watch(ps.Eventhdlr):
         def eventinit(self):
-            for ev in (ps.SCIP_EVENTTYPE.BESTSOLFOUND, ps.SCIP_EVENTTYPE.NODESOLVED):
+            for ev in EVENTS:
                 self.model.catchEvent(ev, self)
 
         def eventexit(self):
-            for ev in (ps.SCIP_EVENTTYPE.BESTSOLFOUND, ps.SCIP_EVENTTYPE.NODESOLVED):
+            for ev in EVENTS:
                 self.model.dropEvent(ev, self)
 
         def eventexec(self, event):
@@ -93,7 +96,7 @@ class SCIP(Backend):
 
     def _solve(self, flat, opts, att, progress):
         lines: list[str] = []
-        with captured_stdout(lines.append):
+        with captured_stdout(lines.append, fds=(1, 2)):     # SoPlex warns on stderr
             m, xs = build_scip(flat)
             m.setParam("display/verblevel", 4)
             m.setParam("limits/gap", float(opts.gap))
