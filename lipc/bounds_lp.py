@@ -30,7 +30,9 @@ from .bounds import _gamma
 from .bounds_symbolic import _keep, entries_that_matter, infer_symbolic, tighten_walk
 from .errors import LipcError
 from .ir import Bounds, Conditional, IRGraph
-from .lower import LOWERING_RULES, _Builder
+from .lower import LOWERING_RULES, _Builder, _constraint_rows
+from .solvers.highs import quiet_highs
+from .sparse import nnz as sparse_nnz
 
 MIP_BUDGET = 20.0          # seconds for ``--bounds mip`` (in total, on top of ``lp``)
 MIP_ENTRY_LIMIT = 2.0      # seconds per bounded entry
@@ -51,8 +53,7 @@ class IncrementalLP:
     def __init__(self, graph: IRGraph, keep: set[str]):
         hs = _highs()
         self.hs = hs
-        self.h = hs.Highs()
-        self.h.setOptionValue("output_flag", False)
+        self.h = quiet_highs()
         self.h.setOptionValue("presolve", "off")
         self.h.setOptionValue("threads", 1)
         self.b = _Builder(graph, keep)
@@ -72,14 +73,10 @@ class IncrementalLP:
     def lower(self, name: str) -> None:
         op = self.graph.op(name)
         self.b.values[name] = LOWERING_RULES[type(op)](self.b, name, op)
-        for k, c in enumerate(self.graph.constraints):
-            if c.node == name and k not in self._done_constraints:
+        for k, c in enumerate(self.graph.constraints):   # domain / seed-set rows, once
+            if k not in self._done_constraints and all(n in self.b.values for n in c.nodes):
                 self._done_constraints.add(k)
-                v = self.b.values[c.node]
-                rhs = c.b - c.A[:, ~v.var] @ v.vals[~v.var]
-                self.b.add_rows([f"dom{k}_{i}" for i in range(len(rhs))],
-                                np.broadcast_to(v.cols[v.var], (len(rhs), int(v.var.sum()))),
-                                c.A[:, v.var], np.full(len(rhs), -np.inf), rhs)
+                _constraint_rows(self.b, f"set{k}", c)
         self._push()
 
     def _push(self) -> None:
@@ -289,3 +286,25 @@ def infer_mip(graph: IRGraph, budget: float = MIP_BUDGET,
     if changed:     # propagate the tighter bounds (and decided gates) to every later node
         tighten_walk(graph, lambda n, i, o: (graph.bounds[n].lo[i], graph.bounds[n].hi[i]),
                      "mip", keep)
+
+
+# ``auto`` runs LP tightening only below this many weight nonzeros (forward + backward): above
+# it the per-entry LPs cost more than they save (measured: benchmarks/README.md)
+AUTO_LP_MAX_NNZ = 60_000
+
+
+def model_nnz(graph: IRGraph) -> int:
+    keep = _keep(graph)
+    return sum(sparse_nnz(t.weight) for n in keep for t in getattr(graph.op(n), "terms", ()))
+
+
+def infer_auto(graph: IRGraph) -> None:
+    """The default: symbolic bounds, then LP tightening when HiGHS is installed and the model is
+    small enough for per-entry LPs to pay off (``AUTO_LP_MAX_NNZ``)."""
+    infer_symbolic(graph)
+    try:
+        _highs()
+    except LipcError:
+        return
+    if model_nnz(graph) <= AUTO_LP_MAX_NNZ:
+        _lp_walk(graph)

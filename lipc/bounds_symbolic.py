@@ -33,8 +33,16 @@ import numpy as np
 
 from .bounds import INTERVAL_RULES, _gamma
 from .ir import Affine, Bounds, Conditional, Const, Input, IRGraph, Switch
+from .sparse import CSR, absolute
 
 _EPS = np.finfo(np.float64).eps
+
+
+def _lam_times(lam: np.ndarray, W) -> np.ndarray:
+    """lam @ W for a dense or CSR weight."""
+    if isinstance(W, CSR):
+        return np.ascontiguousarray((W.T @ np.ascontiguousarray(lam.T)).T)
+    return lam @ W
 
 
 def _mag(b: Bounds) -> np.ndarray:
@@ -97,8 +105,8 @@ def _bs_affine(s: _State, name: str, op: Affine, lam: np.ndarray) -> None:
             w = w + np.abs(t.weight) * m
             n += 1
         else:
-            s.add(t.src, lam @ t.weight)
-            w = w + np.abs(t.weight) @ m
+            s.add(t.src, _lam_times(lam, t.weight))
+            w = w + absolute(t.weight) @ m
             n += t.in_size()
     # products lam @ W (inner dimension <= size of the node) and the bias sum
     s.err += _gamma(2 * (n + lam.shape[1]) + 4) * (np.abs(lam) @ w)
@@ -237,7 +245,7 @@ def _keep(graph: IRGraph) -> set[str]:
     roots = [n for n, r in graph.roles.items() if r == "objective"]
     if not roots:
         return set(graph.nodes())
-    return graph.needed(*roots, *[c.node for c in graph.constraints])
+    return graph.needed(*roots, *[n for c in graph.constraints for n in c.nodes])
 
 
 def _intersect(a: Bounds, lo: np.ndarray, hi: np.ndarray, source: str, idx: np.ndarray) -> Bounds:
