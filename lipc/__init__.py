@@ -1,6 +1,6 @@
 """lipc: compile ReLU networks into mixed-integer programs for exact local Lipschitz constants."""
 from .api import LipschitzResult, compile, load, problem, solve
-from .cbc import SolveOptions
+from .solvers import SolveOptions
 from .compiler import CompileOptions
 from .domain import Domain, box_domain, parse_domain
 from .errors import (DomainError, LipcError, ModelError, NumericError, QueryError, ShapeError,

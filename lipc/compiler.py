@@ -11,13 +11,14 @@ from typing import Callable
 
 from .backward import differentiate
 from .bounds import infer_interval, unstable_count
-from .bounds_lp import infer_lp, infer_mip
+from .bounds_lp import infer_auto, infer_lp, infer_mip
 from .bounds_symbolic import infer_symbolic
 from .domain import Domain
 from .errors import QueryError, ShapeError
 from .ir import Bounds, Conditional, IRGraph
 from .lower import FORMULATIONS, Lowered, lower
 from .network import Network
+from .passes import resolve_options, run_passes
 from .query import Query
 
 
@@ -27,6 +28,7 @@ BOUND_METHODS: dict[str, Callable[[IRGraph], None]] = {
     "symbolic": infer_symbolic,
     "lp": infer_lp,
     "mip": infer_mip,
+    "auto": infer_auto,         # symbolic, + LP where small; interval for --formulation paper
 }
 
 
@@ -34,8 +36,9 @@ BOUND_METHODS: dict[str, Callable[[IRGraph], None]] = {
 class CompileOptions:
     """How to compile (not what to ask): bound inference and MIP formulation."""
 
-    bounds: str = "interval"           # a key of BOUND_METHODS
+    bounds: str = "auto"               # a key of BOUND_METHODS
     formulation: str = "lipc"          # a key of lower.FORMULATIONS
+    passes: bool = True                # IR passes after bounds (lipc.passes; never for "paper")
 
 
 @dataclass
@@ -91,7 +94,9 @@ PIPELINE: list[tuple[str, Callable[[Problem], None]]] = [
     ("domain", _domain),
     ("backward", _backward),
     ("norm", _norm),
+    ("resolve", resolve_options),
     ("bounds", _bounds),
+    ("passes", run_passes),
     ("lint", _lint),
 ]
 
@@ -129,3 +134,32 @@ def lower_problem(p: Problem) -> Lowered:
     low = lower(p.graph, p.objective, name=p.network.name, formulation=p.options.formulation)
     p.timings["lower"] = time.perf_counter() - t0
     return low
+
+
+# ---------------------------------------------------------------------- range queries
+
+def _range_objective(p: Problem) -> None:
+    """The objective of a range query is <c, f(x)> itself: no backward pass, no norm."""
+    from .ir import Term, affine
+    c = p.query.output.fixed
+    p.objective = affine(p.graph, [Term(p.network.output, c[None, :].copy())],
+                         label="objective <c, f(x)>", stage="forward")
+    p.graph.roles[p.objective] = "objective"
+
+
+def range_pipeline(pipeline=PIPELINE) -> list[tuple[str, Callable[[Problem], None]]]:
+    """``pipeline`` for max_x <c, f(x)>: the objective replaces "backward", "norm" is dropped
+    (domain, bounds, passes and lint run as for a Lipschitz query)."""
+    return [("objective", _range_objective) if name == "backward" else (name, run)
+            for name, run in pipeline if name != "norm"]
+
+
+def build_range_problem(network: Network, domain: Domain, c,
+                        options: CompileOptions | None = None) -> Problem:
+    """The forward MIP of max over the domain of <c, f(x)> (minimise with -c)."""
+    import numpy as np
+
+    from .norms import parse_input_norm
+    from .outputs import functional
+    query = Query(functional(np.asarray(c, dtype=np.float64)), parse_input_norm("linf"))
+    return build_problem(network, domain, query, options, pipeline=range_pipeline())

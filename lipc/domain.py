@@ -9,6 +9,7 @@ specification strings are a table ``{kind: parser}``:
 * ``l1:CENTER:RADIUS[:LO:HI]``        l_1 ball, optionally clipped to [LO, HI]
 * ``polytope:A.npy,b.npy[:LO:HI]``    {x : A x <= b} (optionally within [LO, HI]); its box is
                                       computed by LP, so it must be bounded
+* ``vnnlib:prop.vnnlib``              the input region of a VNN-LIB property file
 """
 from __future__ import annotations
 
@@ -138,7 +139,7 @@ def polytope_box(A: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     (LP optima are tolerance-accurate; the box becomes big-M constants)."""
     import mip
 
-    from .cbc import captured_stdout
+    from .solvers.base import captured_stdout
     d = A.shape[1]
     m = mip.Model(solver_name=mip.CBC)
     m.verbose = 0
@@ -164,14 +165,29 @@ def polytope_box(A: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     return np.maximum(out_lo - margin, lo), np.minimum(out_hi + margin, hi)
 
 
+def _vnnlib(args: list[str], dim: int, base: Path | None) -> Domain:
+    from .vnnlib import read_vnnlib
+    path = Path(":".join(args))
+    if base is not None and not path.is_absolute() and not path.exists():
+        path = base / path
+    lo, hi, A, b = read_vnnlib(path, dim)
+    desc = f"VNN-LIB region of {path.name}"
+    if A is None:
+        return Domain(lo, hi, description=desc)
+    lo, hi = polytope_box(A, b, lo, hi)
+    return Domain(lo, hi, A=A, B=None, r_lo=np.full(b.size, -np.inf), r_hi=b, description=desc)
+
+
 DOMAIN_KINDS: dict[str, Callable[[list[str], int, Path | None], Domain]] = {
     "box": _box,
     "linf": _ball("linf"),
     "l1": _ball("l1"),
     "polytope": _polytope,
+    "vnnlib": _vnnlib,
 }
 _KIND_ALIASES = {"box": "box", "linf": "linf", "inf": "linf", "l_inf": "linf", "ball": "linf",
-                 "l1": "l1", "l_1": "l1", "polytope": "polytope", "poly": "polytope"}
+                 "l1": "l1", "l_1": "l1", "polytope": "polytope", "poly": "polytope",
+                 "vnnlib": "vnnlib"}
 
 
 def parse_domain(spec: str, dim: int, base: Path | None = None) -> Domain:
@@ -180,7 +196,8 @@ def parse_domain(spec: str, dim: int, base: Path | None = None) -> Domain:
     key = _KIND_ALIASES.get(kind.strip().lower())
     if key is None or not rest:
         raise DomainError(f"unknown domain {spec!r}; use box:LO:HI, linf:CENTER:RADIUS[:LO:HI], "
-                          "l1:CENTER:RADIUS[:LO:HI] or polytope:A.npy,b.npy[:LO:HI]")
+                          "l1:CENTER:RADIUS[:LO:HI], polytope:A.npy,b.npy[:LO:HI] or "
+                          "vnnlib:FILE")
     return check_domain(DOMAIN_KINDS[key](rest.split(":"), dim, base))
 
 

@@ -29,9 +29,12 @@ EVAL_RULES: dict[type, Callable] = {
 
 
 def evaluate(graph: IRGraph, leaves: dict[str, np.ndarray],
-             targets: list[str] | None = None) -> dict[str, np.ndarray]:
+             targets: list[str] | None = None,
+             rules: dict[type, Callable] | None = None) -> dict[str, np.ndarray]:
     """Values of every node (or of ``targets`` and what they need) for a batch of leaf values,
-    each of shape (size, batch)."""
+    each of shape (size, batch); ``rules`` overrides entries of EVAL_RULES (e.g. how a
+    conditional breaks ties at 0)."""
+    table = {**EVAL_RULES, **(rules or {})}
     batch = next(iter(leaves.values())).shape[1]
     vals: dict = {"__batch__": batch}
     need = graph.needed(*targets) if targets else set(graph.nodes())
@@ -42,6 +45,6 @@ def evaluate(graph: IRGraph, leaves: dict[str, np.ndarray],
         if isinstance(op, Input):
             vals[name] = np.asarray(leaves[name], dtype=np.float64)
         else:
-            vals[name] = EVAL_RULES[type(op)](op, vals)
+            vals[name] = table[type(op)](op, vals)
     vals.pop("__batch__")
     return vals

@@ -350,3 +350,9 @@ def lower(graph: IRGraph, objective: str, name: str = "lipc", formulation: str =
     mip.meta.update(binaries=int(mip.integer.sum()), dropped_tiny_coefficients=b.dropped_tiny,
                     max_big_m=b.max_big_m)
     return Lowered(mip, b.values)
+
+
+# the original LipMIP model, built from these rules (imported last: it reuses them)
+from .formulation_paper import PAPER_RULES  # noqa: E402
+
+FORMULATIONS["paper"] = PAPER_RULES

@@ -1,0 +1,59 @@
+"""Shared pieces of the estimators: the question being asked and the helpers they all use.
+
+Every estimator is a function ``f(ctx: Context) -> (value, details)`` registered in
+:data:`lipc.estimators.ESTIMATORS` with its guarantee kind: ``lower`` (a certified lower bound),
+``upper`` (a certified upper bound), ``exact`` or ``heuristic``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..compiler import CompileOptions, Problem, build_problem
+from ..domain import Domain
+from ..network import Network
+from ..query import Query
+from ..sparse import CSR
+
+GUARANTEES = ("lower", "upper", "exact", "heuristic")
+
+
+@dataclass
+class Context:
+    """One Lipschitz question: network, domain, output side and input norm (as for lipc.solve)."""
+
+    network: Network
+    domain: Domain
+    output: str | None = None
+    input_norm: str = "linf"
+    output_norm: str | None = None
+    samples: int = 1000                    # randomlb: number of random points
+    seed: int = 0
+    solve_options: object = None           # lipmip / liplp: a lipc.SolveOptions
+    compile_options: CompileOptions | None = None
+    _query: Query | None = field(default=None, repr=False)
+
+    @property
+    def query(self) -> Query:
+        if self._query is None:
+            net, dom = self.network, self.domain
+            self._query = Query.make(net.n_inputs, net.n_outputs, self.output, self.input_norm,
+                                     self.output_norm,
+                                     center_output=lambda: net.reference(dom.center[None, :])[0])
+        return self._query
+
+    def problem(self, options: CompileOptions | None = None) -> Problem:
+        return build_problem(self.network, self.domain, self.query,
+                             options or self.compile_options)
+
+
+def dense(W) -> np.ndarray:
+    """A term weight as a dense 2-D matrix (a 1-D weight is a diagonal)."""
+    if isinstance(W, CSR):
+        out = np.zeros(W.shape)
+        rows = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
+        np.add.at(out, (rows, W.indices), W.data)
+        return out
+    W = np.asarray(W, dtype=np.float64)
+    return np.diag(W) if W.ndim == 1 else W
