@@ -137,6 +137,8 @@ def _cmd_show(args) -> int:
     else:
         net = _model(args)
         graph, nodes = net.graph, net.graph.topo()
+        for note in net.notes:
+            print(f"# {note}")
     print(f"{'node':>6} {'kind':7} {'stage':8} {'size':>5}  {'bounds':>27} {'unstable':>8}  label")
     total = 0
     for name in nodes:

@@ -6,7 +6,7 @@ in the importer or the compiler cannot make a reported lower bound wrong.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -22,6 +22,7 @@ class Network:
     input_shape: tuple[int, ...]    # the model's own input shape (batch 1)
     reference: Callable[[np.ndarray], np.ndarray]   # (B, d) -> (B, m), float64
     name: str = "network"
+    notes: list[str] = field(default_factory=list)  # what the importer simplified (lipc show)
 
     @property
     def n_inputs(self) -> int:

@@ -166,15 +166,23 @@ def load_onnx(path: str | Path, output_node: str | None = None) -> Network:
     if out.node == x:      # the output is the input itself (reshapes only): give it its own node
         out = b.linear([(out, np.ones(out.size))], 0.0, out.shape, "identity")
     b.graph.roles[out.node] = "output"
-    _merge_diagonal_affines(b.graph)
+    merged = _merge_diagonal_affines(b.graph)
+    skipped = len(model.graph.node) - len(nodes)
+    notes = [f"read {len(nodes)} ONNX nodes into {len(b.graph)} IR nodes"
+             + (f" ({skipped} nodes after {out_name!r} left out)" if skipped else ""),
+             f"folded {merged} elementwise scaling(s) (BatchNormalization, Mul/Div/Add/Sub by "
+             "constants) into the preceding affine node" if merged else
+             "no elementwise scaling to fold"]
     return Network(b.graph, x, out.node, in_shape,
                    _reference(model, vi.name, in_shape, out_name),
-                   name=Path(path).stem)
+                   name=Path(path).stem, notes=notes)
 
 
-def _merge_diagonal_affines(graph: IRGraph) -> None:
+def _merge_diagonal_affines(graph: IRGraph) -> int:
     """Fold ``y = d * a + c`` into the affine ``a`` it scales when ``a`` has no other consumer:
-    MatMul followed by Add (and Sub of a constant) becomes one affine node, as a Gemm would."""
+    MatMul followed by Add (and Sub of a constant) becomes one affine node, as a Gemm would, and
+    a BatchNormalization folds into its convolution.  Returns how many were folded."""
+    folded = 0
     for name in graph.topo():
         op = graph.op(name)
         if not (isinstance(op, Affine) and len(op.terms) == 1 and op.terms[0].is_diag):
@@ -191,3 +199,5 @@ def _merge_diagonal_affines(graph: IRGraph) -> None:
         graph.g.remove_node(src)
         for t in terms:
             graph.g.add_edge(t.src, name)
+        folded += 1
+    return folded

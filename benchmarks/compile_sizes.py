@@ -1,0 +1,93 @@
+"""Compile time and MIP size of real-world-shaped networks (issue 9): a CIFAR-size CNN and a
+784-256-256-256-10 MLP, seeded random weights, written with onnx.helper.
+
+Prints a table: network, ONNX weights, MIP nonzeros, nonzeros a dense convolution matrix would
+have, binaries, load / compile / write times.  Run:  python benchmarks/compile_sizes.py
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+import lipc
+from lipc.compiler import CompileOptions
+from lipc.emit import write
+
+
+def _model(nodes, inits, in_shape, name):
+    g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(v.astype(np.float32), k) for k, v in inits.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m
+
+
+def cifar_cnn(rng):
+    """conv 3->16 (3x3, stride 2, pad 1), relu, conv 16->32 (3x3, stride 2, pad 1), relu,
+    flatten, fc 2048->100, relu, fc 100->10 on 3x32x32."""
+    w = lambda *s: rng.normal(0, 1 / np.sqrt(np.prod(s[1:])), s)
+    inits = {"c1": w(16, 3, 3, 3), "b1": w(16, 1)[:, 0] * 0.1, "c2": w(32, 16, 3, 3),
+             "b2": w(32, 1)[:, 0] * 0.1, "f1": w(100, 2048), "g1": np.zeros(100),
+             "f2": w(10, 100), "g2": np.zeros(10)}
+    N = helper.make_node
+    nodes = [N("Conv", ["x", "c1", "b1"], ["a1"], strides=[2, 2], pads=[1, 1, 1, 1]),
+             N("Relu", ["a1"], ["r1"]),
+             N("Conv", ["r1", "c2", "b2"], ["a2"], strides=[2, 2], pads=[1, 1, 1, 1]),
+             N("Relu", ["a2"], ["r2"]), N("Flatten", ["r2"], ["fl"]),
+             N("Gemm", ["fl", "f1", "g1"], ["h"], transB=1), N("Relu", ["h"], ["rh"]),
+             N("Gemm", ["rh", "f2", "g2"], ["y"], transB=1)]
+    dense_conv = 16 * 16 * 16 * 3 * 32 * 32 + 32 * 8 * 8 * 16 * 16 * 16
+    return _model(nodes, inits, [1, 3, 32, 32], "cifar_cnn"), inits, dense_conv
+
+
+def mlp(rng, sizes=(784, 256, 256, 256, 10)):
+    inits, nodes, cur = {}, [], "x"
+    for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        inits[f"W{k}"] = rng.normal(0, 1 / np.sqrt(a), (b, a))
+        inits[f"b{k}"] = np.zeros(b)
+        out = "y" if k == len(sizes) - 2 else f"z{k}"
+        nodes.append(helper.make_node("Gemm", [cur, f"W{k}", f"b{k}"], [out], transB=1))
+        if out != "y":
+            nodes.append(helper.make_node("Relu", [out], [f"h{k}"]))
+            cur = f"h{k}"
+    return _model(nodes, inits, [1, sizes[0]], "mlp_784_256x3_10"), inits, 0
+
+
+def run(name, model, inits, dense_conv, domain, tmp: Path) -> dict:
+    path = tmp / f"{name}.onnx"
+    onnx.save(model, str(path))
+    t0 = time.perf_counter()
+    net = lipc.load(path)
+    t1 = time.perf_counter()
+    p, low = lipc.compile(net, domain, "0-1", "linf",
+                          compile_options=CompileOptions(bounds="interval"))
+    t2 = time.perf_counter()
+    write(low.mip, tmp / f"{name}.mps")
+    t3 = time.perf_counter()
+    weights = sum(int(np.count_nonzero(v)) for v in inits.values())
+    return dict(network=name, weights=weights, nnz=low.mip.nnz, dense_conv=dense_conv,
+                binaries=low.mip.meta["binaries"], load=t1 - t0, compile=t2 - t1, write=t3 - t2)
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        rows.append(run(*(("cifar_cnn",) + cifar_cnn(rng)), "linf:0.5:0.01:0:1", tmp))
+        rows.append(run(*(("mlp_784_256x3_10",) + mlp(rng)), "linf:0.5:0.01:0:1", tmp))
+    print(f"{'network':18} {'weights':>9} {'MIP nnz':>10} {'dense conv nnz':>15} {'binaries':>9} "
+          f"{'load s':>7} {'compile s':>9} {'write s':>8}")
+    for r in rows:
+        print(f"{r['network']:18} {r['weights']:>9} {r['nnz']:>10} {r['dense_conv'] or '-':>15} "
+              f"{r['binaries']:>9} {r['load']:>7.2f} {r['compile']:>9.2f} {r['write']:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
