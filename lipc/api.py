@@ -13,7 +13,7 @@ from pathlib import Path
 from .solvers import SolveOptions, solve_mip
 from .compiler import CompileOptions, Problem, build_problem, lower_problem
 from .domain import Domain, parse_domain
-from .errors import LipcError, SolverError
+from .errors import LipcError
 from .lower import Lowered
 from .network import Network
 from .onnx_frontend import load_onnx
@@ -106,6 +106,25 @@ class LipschitzResult:
         return asdict(self)
 
 
+def _settle(outcome, verified: float | None):
+    """(status, value, upper bound, message) of a maximisation from the solver's outcome and
+    the value verified on the original model: a claimed optimum counts only when the verified
+    value reproduces it; the bound never sits below the verified value."""
+    status, value, bound, message = outcome.status, None, outcome.bound, ""
+    if status == "optimal":
+        if verified is not None and \
+                abs(verified - outcome.incumbent) <= AGREEMENT * max(1.0, abs(verified)):
+            value = verified
+            bound = max(bound, verified)
+        else:
+            status = "unverified"
+            message = ("the solver's optimum could not be reproduced on the original network "
+                       f"(verified {verified}, solver {outcome.incumbent}); reporting the interval")
+    if bound is not None and verified is not None and bound < verified:
+        bound = verified
+    return status, value, bound, "; ".join(outcome.notes + ([message] if message else []))
+
+
 def _describe_output(p: Problem) -> str:
     out = p.query.output
     if out.fixed is not None:
@@ -140,20 +159,7 @@ def solve(net: Network | str | Path, domain: Domain | str, output: str | None = 
     witness = outcome.check if outcome.check is not None else (
         verify(p, low, outcome.x) if outcome.x is not None else None)
     lower = witness.value if witness is not None else None
-    upper = outcome.bound
-    status, message = outcome.status, ""
-    value = None
-    if status == "optimal":
-        if lower is not None and abs(lower - outcome.incumbent) <= AGREEMENT * max(1.0, abs(lower)):
-            value = lower
-            upper = max(upper, lower)
-        else:
-            status = "unverified"
-            message = ("the solver's optimum could not be reproduced on the original network "
-                       f"(verified {lower}, solver {outcome.incumbent}); reporting the interval")
-    if upper is not None and lower is not None and upper < lower:
-        upper = lower
-    message = "; ".join(outcome.notes + ([message] if message else []))
+    status, value, upper, message = _settle(outcome, lower)
     mip = low.mip
     stats = dict(p.stats(), columns=mip.n_cols, rows=mip.n_rows, nonzeros=mip.nnz,
                  binaries=mip.meta["binaries"], max_big_m=mip.meta["max_big_m"],
@@ -274,20 +280,9 @@ def solve_range(net: Network | str | Path, domain: Domain | str, output: str | N
     outcome = solve_mip(low.mip, opts, accept=accept)
     x, v = outcome.check if outcome.check is not None else (
         _range_point(p, low, outcome.x) if outcome.x is not None else (None, None))
-    bound, status, message, value = outcome.bound, outcome.status, "", None
-    if status == "optimal":
-        if v is not None and abs(v - outcome.incumbent) <= AGREEMENT * max(1.0, abs(v)):
-            value = v
-            bound = max(bound, v)
-        else:
-            status = "unverified"
-            message = ("the solver's optimum could not be reproduced on the original network "
-                       f"(verified {v}, solver {outcome.incumbent}); reporting the interval")
-    if bound is not None and v is not None and bound < v:
-        bound = v
+    status, value, bound, message = _settle(outcome, v)
     flip = (lambda t: None if t is None else sign * t + 0.0)     # the query's sense (no -0.0)
     lower, upper = (v, bound) if sign > 0 else (flip(bound), flip(v))
-    message = "; ".join(outcome.notes + ([message] if message else []))
     mip = low.mip
     stats = dict(p.stats(), columns=mip.n_cols, rows=mip.n_rows, nonzeros=mip.nnz,
                  binaries=mip.meta["binaries"], max_big_m=mip.meta["max_big_m"],

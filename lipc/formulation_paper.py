@@ -32,7 +32,8 @@ import numpy as np
 from .errors import QueryError
 from .interpret import EVAL_RULES
 from .ir import Affine, Conditional, Const, Input, IRGraph, Switch
-from .lower import (LOWERING_RULES, Values, _Builder, _lower_affine, _lower_conditional)
+from .lower import (LOWERING_RULES, Values, _Builder, _lower_affine, _lower_conditional,
+                    mccormick_rows)
 
 _INF = np.inf
 
@@ -137,14 +138,8 @@ def _paper_switch(b: _Builder, name: str, op: Switch) -> Values:
         b.add_rows([f"{name}_la_{i}" for i in j], cy_x_a, np.stack([ones, -ones, -l], 1),
                    -inf, -l)
     else:
-        l, u = np.minimum(xb.lo[j], 0.0), np.maximum(xb.hi[j], 0.0)
-        b.note_big_m(l, u)
-        b.add_rows([f"{name}_m1_{i}" for i in j], cy_x_a, np.stack([ones, -ones, -l], 1), -inf, -l)
-        b.add_rows([f"{name}_m2_{i}" for i in j], cy_x_a, np.stack([ones, -ones, -u], 1), -u, inf)
-        b.add_rows([f"{name}_m3_{i}" for i in j], np.stack([y, g], 1),
-                   np.stack([ones, -l], 1), np.zeros(j.size), inf)
-        b.add_rows([f"{name}_m4_{i}" for i in j], np.stack([y, g], 1),
-                   np.stack([ones, -u], 1), -inf, np.zeros(j.size))
+        # the paper's box for the envelope is widened to contain 0
+        mccormick_rows(b, name, j, y, xc, g, np.minimum(xb.lo[j], 0.0), np.maximum(xb.hi[j], 0.0))
     return Values(cols, np.zeros(n))
 
 

@@ -258,15 +258,22 @@ def _lower_switch(b: _Builder, name: str, op: Switch) -> Values:
         # on the box [l, u] of x itself (exact for binary a whatever the sign of l and u); the
         # paper widens it to [min(l, 0), max(u, 0)], which loosens the LP relaxation when the
         # sign of x is known
-        l, u = xb.lo[j], xb.hi[j]
-        b.note_big_m(l, u)
-        b.add_rows([f"{name}_m1_{i}" for i in j], cy_x_a, np.stack([ones, -ones, -l], 1), -inf, -l)
-        b.add_rows([f"{name}_m2_{i}" for i in j], cy_x_a, np.stack([ones, -ones, -u], 1), -u, inf)
-        b.add_rows([f"{name}_m3_{i}" for i in j], np.stack([y, g], 1),
-                   np.stack([ones, -l], 1), np.zeros(j.size), inf)
-        b.add_rows([f"{name}_m4_{i}" for i in j], np.stack([y, g], 1),
-                   np.stack([ones, -u], 1), -inf, np.zeros(j.size))
+        mccormick_rows(b, name, j, y, xc, g, xb.lo[j], xb.hi[j])
     return Values(cols, vals)
+
+
+def mccormick_rows(b: _Builder, name: str, j, y, xc, g, l, u) -> None:
+    """y = x * a for binary a and x in [l, u], exactly (its McCormick envelope):
+    y <= x - l (1 - a), y >= x - u (1 - a), y >= l a, y <= u a."""
+    b.note_big_m(l, u)
+    ones, inf, zero = np.ones(j.size), np.full(j.size, np.inf), np.zeros(j.size)
+    cy_x_a = np.stack([y, xc, g], 1)
+    b.add_rows([f"{name}_m1_{i}" for i in j], cy_x_a, np.stack([ones, -ones, -l], 1), -inf, -l)
+    b.add_rows([f"{name}_m2_{i}" for i in j], cy_x_a, np.stack([ones, -ones, -u], 1), -u, inf)
+    b.add_rows([f"{name}_m3_{i}" for i in j], np.stack([y, g], 1), np.stack([ones, -l], 1),
+               zero, inf)
+    b.add_rows([f"{name}_m4_{i}" for i in j], np.stack([y, g], 1), np.stack([ones, -u], 1),
+               -inf, zero)
 
 
 LOWERING_RULES: dict[type, Callable[[_Builder, str, object], Values]] = {

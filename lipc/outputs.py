@@ -46,7 +46,7 @@ class OutputSet:
     def seed(self, graph: IRGraph) -> str:
         """Add the seed node (a constant, or an input ranging over C) to the graph."""
         if self.fixed is not None:
-            node = graph.add(Const(self.fixed.astype(np.float64)), label=f"output functional c",
+            node = graph.add(Const(self.fixed.astype(np.float64)), label="output functional c",
                              stage="backward")
         else:
             from .ir import Bounds
