@@ -14,7 +14,6 @@ from lipc.bounds_symbolic import backsubstitute
 from lipc.compiler import CompileOptions
 from lipc.domain import Domain
 from lipc.errors import LipcError
-from lipc.interpret import evaluate
 from netgen import random_mlp, save_mlp
 
 METHODS = ["symbolic", "lp", "auto"]

@@ -6,7 +6,6 @@ attained at a vertex of the box (the objective is convex in c), i.e. the maximum
 values with input norm l1 over sign vectors c (c and -c give the same value).
 """
 import itertools
-import os
 
 import numpy as np
 import pytest
@@ -22,7 +21,6 @@ NETS = {   # name: (box lo, box hi, published p=inf, published p=1)
     "sdnet_10_20_15_10_3": (0.0, 0.1, 72.28569774866806, 48.04897158493324),
     "sdnet_10_30_30_30_3": (0.0, 0.1, 39.11036425646691, 19.369311332018757),
 }
-SLOW = {"sdnet_10_30_30_30_3"}     # ~10 min with CBC and interval bounds
 
 
 def load(name):
@@ -37,8 +35,6 @@ def load(name):
 @pytest.fixture(params=list(NETS))
 def lipbab(request, tmp_path):
     name = request.param
-    if name in SLOW and not os.environ.get("LIPC_SLOW"):
-        pytest.skip("large network: set LIPC_SLOW=1 to run it")
     Ws, bs = load(name)
     return name, Ws, bs, lipc.load(save_mlp(tmp_path / f"{name}.onnx", Ws, bs, dtype=np.float64))
 

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 import lipc
-from lipc.domain import Domain
 from netgen import random_mlp, save_mlp
 from oracle import enumerate_region_data
 
