@@ -364,7 +364,8 @@ def estimate(net: Network | str | Path, domain: Domain | str, method: str,
              options: SolveOptions | None = None,
              compile_options: CompileOptions | None = None) -> EstimateResult:
     """Estimate the local Lipschitz constant with one method of lipc.estimators.ESTIMATORS
-    (randomlb, naiveub, fastlip, liplp, lipmip)."""
+    (randomlb, naiveub, fastlip, liplp, lipmip, clever,
+    seqlip, lipsdp)."""
     return _estimate(_context(net, domain, output, input_norm, output_norm, samples, seed,
                               options, compile_options), method)
 
@@ -375,15 +376,29 @@ def compare(net: Network | str | Path, domain: Domain | str,
             seed: int = 0, options: SolveOptions | None = None,
             compile_options: CompileOptions | None = None) -> Comparison:
     """Run several estimators (default: all) on the same question; relative errors against
-    lipmip's exact value."""
+    lipmip's exact value.  With the default list a method that raises a LipcError (e.g. a
+    missing optional extra) gives a row with value None and ``details["error"]``."""
+    from .errors import LipcError
     from .estimators import ESTIMATORS
+    default = methods is None
     if methods is None:
         methods = list(ESTIMATORS)
     elif isinstance(methods, str):
         methods = [m.strip() for m in methods.split(",") if m.strip()]
     ctx = _context(net, domain, output, input_norm, output_norm, samples, seed, options,
                    compile_options)
-    results = [_estimate(ctx, m) for m in methods]
+    results = []
+    for m in methods:
+        try:
+            results.append(_estimate(ctx, m))
+        except LipcError as e:
+            if not default:                # a method asked for by name: its error is the answer
+                raise
+            # the default list: a method that cannot answer (a missing optional extra, an
+            # unsupported norm or network) is a row without a value, with the reason
+            q = ctx.query
+            results.append(EstimateResult(m, ESTIMATORS[m][1], None, 0.0, q.input_norm.name,
+                                          "", ctx.domain.description, {"error": str(e)}))
     exact = next((r.value for r in results if r.method == "lipmip"
                   and r.details.get("status") == "optimal"), None)
     rows = []

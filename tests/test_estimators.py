@@ -47,8 +47,12 @@ def test_estimator_ordering(nets, k, input_norm):
     assert _le(v["liplp"], v["fastlip"])
     assert _le(v["lipmip"], v["naiveub"])
     g = {r["method"]: r["guarantee"] for r in res.rows}
+    assert _le(v["lipmip"], v["lipsdp"])          # sqrt(d) * L2 (linf) or L2 (l1) bounds it
+    for m in ("clever", "seqlip"):
+        assert np.isfinite(v[m]) and v[m] > 0
     assert g == {"randomlb": "lower", "lipmip": "exact", "liplp": "upper", "fastlip": "upper",
-                 "naiveub": "upper"}
+                 "naiveub": "upper", "clever": "heuristic", "seqlip": "heuristic",
+                 "lipsdp": "upper"}
 
 
 def test_naiveub_single_layer_is_exact(tmp_path):
@@ -99,3 +103,53 @@ def test_cli_compare_table_json_csv(nets, capsys):
     assert float(table[1]["relative_error"]) == 0.0
     assert main(base + ["--json", "--csv"]) == 2
     assert "at most one" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lipsdp_bounds_the_exact_l2_and_linf_values(tmp_path, seed):
+    from oracle import lipschitz_many
+    rng = np.random.default_rng(200 + seed)
+    sizes = [[2, 6, 2], [3, 5, 4, 2], [2, 8, 6, 3]][seed]
+    Ws, bs = random_mlp(rng, sizes)
+    path = save_mlp(tmp_path / "n.onnx", Ws, bs)
+    c = rng.standard_normal(sizes[-1])
+    d = sizes[0]
+    lo, hi = -np.ones(d), np.ones(d)
+    exact2, exact_inf = lipschitz_many(Ws, bs, lo, hi, queries=[(c, "2"), (c, "inf")])
+    spec = ",".join(repr(float(x)) for x in c)
+    res = lipc.api.estimate(path, "box:-1:1", "lipsdp", output=spec, input_norm="linf")
+    l2 = res.details["l2_value"]
+    assert res.guarantee == "upper"
+    assert _le(exact2, l2 * (1 + 1e-6))
+    assert res.value == pytest.approx(np.sqrt(d) * l2)
+    assert _le(exact_inf, res.value * (1 + 1e-6))
+    l1 = lipc.api.estimate(path, "box:-1:1", "lipsdp", output=spec, input_norm="l1")
+    assert l1.value == pytest.approx(l2, rel=1e-6, abs=1e-9)
+
+
+def test_clever_and_seqlip_are_finite_positive_heuristics(nets):
+    path, dom, output, onorm = nets[1]
+    for m in ("clever", "seqlip"):
+        res = lipc.api.estimate(path, dom, m, output=output, samples=200)
+        assert res.guarantee == "heuristic" and np.isfinite(res.value) and res.value > 0
+
+
+@pytest.mark.parametrize("method,module", [("lipsdp", "cvxpy"), ("clever", "scipy.stats")])
+def test_missing_extra_names_it(nets, monkeypatch, method, module):
+    import sys
+    monkeypatch.setitem(sys.modules, module, None)
+    path, dom, output, onorm = nets[1]
+    with pytest.raises(lipc.LipcError, match=r"lipc\[estimators\]"):
+        lipc.api.estimate(path, dom, method, output=output)
+
+
+def test_compare_default_list_survives_a_missing_extra(nets, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "cvxpy", None)
+    path, dom, output, _ = nets[1]
+    res = lipc.api.compare(path, dom, output=output, samples=50,
+                           options=lipc.SolveOptions(solver="highs"))
+    row = {r["method"]: r for r in res.rows}["lipsdp"]
+    assert row["value"] is None and "lipc[estimators]" in row["details"]["error"]
+    with pytest.raises(lipc.LipcError, match=r"lipc\[estimators\]"):
+        lipc.api.compare(path, dom, methods="lipmip,lipsdp", output=output)
