@@ -17,6 +17,7 @@ from . import api
 from .solvers import SolveOptions
 from .compiler import BOUND_METHODS, CompileOptions
 from .errors import LipcError
+from . import bench as bench_cli
 from .estimators import cli as estimators_cli
 from .ir import Affine, Conditional, Const, Input, Switch
 from .lower import FORMULATIONS
@@ -165,6 +166,7 @@ COMMANDS: dict[str, tuple[Callable, str]] = {
                  "method (randomlb, naiveub, fastlip, liplp, lipmip)"),
     "compare": (estimators_cli.cmd_compare, "run several estimators side by side (the "
                 "LipMIP paper's Table 1): guarantee, value, time, relative error"),
+    "bench": (bench_cli.cmd_bench, bench_cli.HELP),
 }
 
 
@@ -174,6 +176,9 @@ def parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     for name, (_, help_) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
+        if name == "bench":                    # its own subcommands (lipc.bench)
+            bench_cli.add_flags(p)
+            continue
         _common(p, domain_required=False)      # required for ONNX models: checked in main
         p.add_argument("--query", default=None, metavar="NAME_OR_INDEX",
                        help="for a .lipc program: the query to run (default: all for solve)")
@@ -215,7 +220,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     ap = parser()
     args = ap.parse_args(argv)
-    if args.command != "show" and args.domain is None and not args.model.lower().endswith(".lipc"):
+    if args.command not in ("show", "bench") and args.domain is None and not args.model.lower().endswith(".lipc"):
         ap.error(f"the following arguments are required: --domain/-d (for {args.model})")
     try:
         return COMMANDS[args.command][0](args)

@@ -1,0 +1,59 @@
+"""Benchmark MIP libraries (issue 7): ``lipc bench build`` and ``lipc bench solve``.
+
+lipc.bench.manifest reads the TOML manifest, lipc.bench.build compiles, solves and writes the
+library (``instances/*.mps.gz``, ``<lib>.solu``, ``<lib>.csv``), lipc.bench.resolve re-solves it
+with HiGHS or CBC.  Not yet done: Dask cluster execution, exact-rational verification of the
+reference solutions, a progress bar, the library README and coefficient-range / numerics tags.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "build a MIPLIB-style benchmark library from a manifest, or re-solve one"
+
+
+def add_flags(p: argparse.ArgumentParser) -> None:
+    """The ``bench`` subcommands on the parser ``p`` (called by lipc.cli.parser)."""
+    sub = p.add_subparsers(dest="bench_command", required=True)
+    b = sub.add_parser("build", help="compile and solve every manifest instance")
+    b.add_argument("manifest", help="TOML manifest")
+    b.add_argument("-o", "--out", required=True, help="library directory")
+    b.add_argument("--workers", "-j", type=int, default=1, help="worker processes")
+    b.add_argument("--time-limit", "-t", type=float, default=60.0,
+                   help="seconds per instance solve (default 60)")
+    b.add_argument("--solver", "-s", default="auto", help="solver for the reference solutions")
+    b.add_argument("--easy-seconds", type=float, default=60.0,
+                   help="solved within this many seconds: easy, else hard (default 60)")
+    b.add_argument("--quiet", "-q", action="store_true")
+    s = sub.add_parser("solve", help="re-solve a library and check it against its .solu file")
+    s.add_argument("lib", help="library directory")
+    s.add_argument("--solver", "-s", default="highs", choices=["highs", "cbc"])
+    s.add_argument("--time-limit", "-t", type=float, default=None, help="seconds per instance")
+    s.add_argument("--json", action="store_true")
+
+
+def cmd_bench(args) -> int:
+    if args.bench_command == "build":
+        from .build import build
+        rep = build(args.manifest, args.out, workers=args.workers, time_limit=args.time_limit,
+                    solver=args.solver, easy_seconds=args.easy_seconds)
+        if not args.quiet:
+            for r in rep.results:
+                tag = "skipped" if r["name"] in rep.skipped else "built"
+                print(f"{r['name']:24} {tag:8} ={r['solu']}= {r['file_value']} "
+                      f"({r['status']}, {r['binaries']} binaries)")
+            print(f"library {rep.library} in {rep.out_dir}: {len(rep.built)} built, "
+                  f"{len(rep.skipped)} skipped")
+        return 0
+    from .resolve import resolve
+    rep = resolve(args.lib, args.solver, args.time_limit)
+    if args.json:
+        print(json.dumps(rep.to_dict(), indent=2, default=float))
+    else:
+        for r in rep.rows:
+            print(f"{r['name']:24} {'ok' if r['ok'] else 'MISMATCH':8} ={r['solu']}= "
+                  f"expected {r['expected']} got {r['got']} ({r['status']}, "
+                  f"{r['seconds']:.2f} s)")
+        print(f"{rep.solver}: {sum(r['ok'] for r in rep.rows)}/{len(rep.rows)} match")
+    return 0 if rep.ok else 1

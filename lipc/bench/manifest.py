@@ -1,0 +1,193 @@
+"""Benchmark manifests (issue 7): a TOML file listing the instances of a MIP library.
+
+    name = "lipc-mini"                 # the library: <name>.solu, <name>.csv
+    [defaults]                         # optional; any instance key below
+    domain = "box:0:1"
+    [[instance]]
+    name = "rand_a"                    # [A-Za-z0-9_.-]+, unique
+    network = "random:3-6-6-2:1"       # or a path relative to the manifest (.onnx / .lipc)
+    domain = "box:0:1"                 # .npy files in the spec are relative to the manifest
+    output = "0-1"                     # or output_norm = "linf"; optional for one output
+    input_norm = "linf"
+    formulation = "lipc"               # CompileOptions: formulation, bounds, passes
+    bounds = "auto"
+
+``random:SIZES:SEED`` (SIZES like 3-6-6-2 or 3,6,6,2) is a float64 ReLU MLP with the uniform
++-1/sqrt(fan_in) initialisation of tests/netgen.py, drawn from numpy's default_rng(SEED); it is
+written as ONNX into the library (``networks/``), so the library is self-contained.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import LipcError
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_KEYS = {"name", "network", "domain", "output", "output_norm", "input_norm", "formulation",
+         "bounds", "passes"}
+
+
+@dataclass(frozen=True)
+class Instance:
+    name: str
+    network: str                  # "random:SIZES:SEED" or an absolute path
+    domain: str                   # spec with absolute .npy paths
+    output: str | None = None
+    output_norm: str | None = None
+    input_norm: str = "linf"
+    formulation: str = "lipc"
+    bounds: str = "auto"
+    passes: bool = True
+
+    def key(self) -> str:
+        """A digest of what determines the instance file (for resume)."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    path: Path
+    instances: tuple[Instance, ...]
+
+
+def _err(path, msg) -> LipcError:
+    return LipcError(f"bad manifest {path}: {msg}")
+
+
+def _resolve_domain(spec: str, base: Path) -> str:
+    """Make the .npy files named in a domain spec absolute (relative to the manifest)."""
+    def fix(item: str) -> str:
+        if item.lower().endswith(".npy") and not Path(item).is_absolute():
+            return str((base / item).resolve())
+        return item
+    return ":".join(",".join(fix(i) for i in part.split(",")) for part in spec.split(":"))
+
+
+def parse_random(spec: str) -> tuple[list[int], int]:
+    """``random:SIZES:SEED`` -> (sizes, seed); LipcError when malformed."""
+    parts = spec.split(":")
+    try:
+        if len(parts) != 3 or parts[0] != "random":
+            raise ValueError
+        sizes = [int(s) for s in re.split(r"[-,x]", parts[1])]
+        seed = int(parts[2])
+    except ValueError:
+        raise LipcError(f"bad generator {spec!r}: expected random:SIZES:SEED, e.g. "
+                        "random:3-6-6-2:1") from None
+    if len(sizes) < 2 or min(sizes) < 1 or seed < 0:
+        raise LipcError(f"bad generator {spec!r}: need at least two positive layer sizes and "
+                        "a seed >= 0")
+    return sizes, seed
+
+
+def random_onnx_bytes(spec: str) -> bytes:
+    """The ONNX file of ``random:SIZES:SEED`` (float64; deterministic bytes)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    sizes, seed = parse_random(spec)
+    rng = np.random.default_rng(seed)
+    nodes, inits, cur = [], [], "x"
+    for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        s = 1 / np.sqrt(a)
+        W, bias = rng.uniform(-s, s, (b, a)), rng.uniform(-s, s, b)
+        out = "y" if k == len(sizes) - 2 else f"z{k}"
+        inits += [numpy_helper.from_array(W, f"W{k}"), numpy_helper.from_array(bias, f"b{k}")]
+        nodes.append(helper.make_node("Gemm", [cur, f"W{k}", f"b{k}"], [out], name=f"gemm{k}",
+                                      transB=1))
+        if k < len(sizes) - 2:
+            nodes.append(helper.make_node("Relu", [out], [f"h{k}"], name=f"relu{k}"))
+            cur = f"h{k}"
+    graph = helper.make_graph(
+        nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, [1, sizes[0]])],
+        [helper.make_tensor_value_info("y", TensorProto.DOUBLE, [1, sizes[-1]])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                              producer_name="lipc.bench")
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def random_file_name(spec: str) -> str:
+    sizes, seed = parse_random(spec)
+    return f"random_{'-'.join(map(str, sizes))}_s{seed}.onnx"
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    """Read and validate a manifest; every problem is a LipcError naming the file."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as e:
+        raise LipcError(f"cannot read manifest {path}: {e.strerror or e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise _err(path, f"not valid TOML: {e}") from e
+    base = path.resolve().parent
+    name = data.get("name", path.stem)
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise _err(path, f"library name {name!r} must match {_NAME.pattern}")
+    unknown = set(data) - {"name", "defaults", "instance"}
+    if unknown:
+        raise _err(path, f"unknown top-level keys {sorted(unknown)}")
+    defaults = data.get("defaults", {})
+    raw = data.get("instance", [])
+    if not isinstance(defaults, dict) or not isinstance(raw, list) or not raw:
+        raise _err(path, "expected a [defaults] table and at least one [[instance]]")
+    if set(defaults) - (_KEYS - {"name"}):
+        raise _err(path, f"unknown keys in [defaults]: {sorted(set(defaults) - _KEYS)}")
+    from ..compiler import BOUND_METHODS
+    from ..lower import FORMULATIONS
+    out, seen = [], set()
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise _err(path, f"instance {i} is not a table")
+        e = {**defaults, **entry}
+        where = f"instance {i} ({e.get('name', '?')})"
+        if set(e) - _KEYS:
+            raise _err(path, f"{where}: unknown keys {sorted(set(e) - _KEYS)}")
+        for key in ("name", "network", "domain"):
+            if not isinstance(e.get(key), str) or not e[key]:
+                raise _err(path, f"{where}: {key!r} (a string) is required")
+        if not _NAME.match(e["name"]):
+            raise _err(path, f"{where}: name must match {_NAME.pattern}")
+        if e["name"] in seen:
+            raise _err(path, f"duplicate instance name {e['name']!r}")
+        seen.add(e["name"])
+        if e.get("output") is not None and e.get("output_norm") is not None:
+            raise _err(path, f"{where}: give output or output_norm, not both")
+        for key in ("output", "output_norm", "input_norm", "formulation", "bounds"):
+            if key in e and not isinstance(e[key], str):
+                raise _err(path, f"{where}: {key!r} must be a string")
+        if "passes" in e and not isinstance(e["passes"], bool):
+            raise _err(path, f"{where}: 'passes' must be true or false")
+        if e.get("formulation", "lipc") not in FORMULATIONS:
+            raise _err(path, f"{where}: unknown formulation {e['formulation']!r}; "
+                       f"choose from {', '.join(sorted(FORMULATIONS))}")
+        if e.get("bounds", "auto") not in BOUND_METHODS:
+            raise _err(path, f"{where}: unknown bounds {e['bounds']!r}; "
+                       f"choose from {', '.join(sorted(BOUND_METHODS))}")
+        net = e["network"]
+        if net.startswith("random:"):
+            try:
+                parse_random(net)
+            except LipcError as exc:
+                raise _err(path, f"{where}: {exc}") from None
+        else:
+            p = (base / net).resolve()
+            if not p.is_file():
+                raise _err(path, f"{where}: network file {net!r} not found (relative to "
+                           f"{base})")
+            net = str(p)
+        out.append(Instance(
+            name=e["name"], network=net, domain=_resolve_domain(e["domain"], base),
+            output=e.get("output"), output_norm=e.get("output_norm"),
+            input_norm=e.get("input_norm", "linf"), formulation=e.get("formulation", "lipc"),
+            bounds=e.get("bounds", "auto"), passes=e.get("passes", True)))
+    return Manifest(name, path, tuple(out))
