@@ -35,6 +35,12 @@ FRONTENDS[".lipc"] = _load_lipc
 AGREEMENT = 1e-6
 
 
+def _agrees(verified: float | None, incumbent: float) -> bool:
+    """The verified value reproduces the solver's objective (to AGREEMENT relative)."""
+    return verified is not None and \
+        abs(verified - incumbent) <= AGREEMENT * max(1.0, abs(verified))
+
+
 def load(path: str | Path, output_node: str | None = None) -> Network:
     """Load a network file by its suffix; ``output_node`` cuts an ONNX graph at that tensor."""
     suffix = Path(path).suffix.lower()
@@ -112,8 +118,7 @@ def _settle(outcome, verified: float | None):
     value reproduces it; the bound never sits below the verified value."""
     status, value, bound, message = outcome.status, None, outcome.bound, ""
     if status == "optimal":
-        if verified is not None and \
-                abs(verified - outcome.incumbent) <= AGREEMENT * max(1.0, abs(verified)):
+        if _agrees(verified, outcome.incumbent):
             value = verified
             bound = max(bound, verified)
         else:
@@ -144,14 +149,19 @@ def solve(net: Network | str | Path, domain: Domain | str, output: str | None = 
           output_norm: str | None = None) -> LipschitzResult:
     """Compute the local Lipschitz constant with a MIP solver (``options.solver``, default the
     best installed one) and verify the witness."""
-    opts = options or SolveOptions()
     p, low = compile(net, domain, output, input_norm, compile_options=compile_options,
                      output_norm=output_norm)
+    return solve_compiled(p, low, options)
+
+
+def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
+                   ) -> LipschitzResult:
+    """Solve an already compiled query (e.g. one just written to a file) and verify it."""
+    opts = options or SolveOptions()
 
     def accept(o) -> bool:          # a claimed optimum must be reproduced by the verified witness
         o.check = verify(p, low, o.x)
-        v = o.check.value
-        return v is not None and abs(v - o.incumbent) <= AGREEMENT * max(1.0, abs(v))
+        return _agrees(o.check.value, o.incumbent)
 
     # infeasible/unbounded answers (numerical failures) are retried inside solve_mip: other
     # tolerances, then other solvers; it raises SolverError when nothing works
@@ -274,8 +284,7 @@ def solve_range(net: Network | str | Path, domain: Domain | str, output: str | N
 
     def accept(o) -> bool:          # a claimed optimum must be attained at a verified point
         o.check = _range_point(p, low, o.x)
-        v = o.check[1]
-        return v is not None and abs(v - o.incumbent) <= AGREEMENT * max(1.0, abs(v))
+        return _agrees(o.check[1], o.incumbent)
 
     outcome = solve_mip(low.mip, opts, accept=accept)
     x, v = outcome.check if outcome.check is not None else (

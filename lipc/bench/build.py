@@ -82,11 +82,9 @@ def build_one(inst: Instance, out_dir: str, time_limit: float | None, solver: st
     copts = CompileOptions(bounds=inst.bounds, formulation=inst.formulation,
                            passes=inst.passes)
     mps = out / "instances" / f"{inst.name}.mps.gz"
-    api.compile(net, inst.domain, inst.output, inst.input_norm, out=mps,
-                compile_options=copts, output_norm=inst.output_norm)
-    res = api.solve(net, inst.domain, inst.output, inst.input_norm,
-                    SolveOptions(time_limit=time_limit, solver=solver), compile_options=copts,
-                    output_norm=inst.output_norm)
+    p, low = api.compile(net, inst.domain, inst.output, inst.input_norm, out=mps,
+                         compile_options=copts, output_norm=inst.output_norm)
+    res = api.solve_compiled(p, low, SolveOptions(time_limit=time_limit, solver=solver))
     # the file minimises the negated objective (constant included): its values are -value
     inc = res.incumbent
     if res.status == "optimal" and inc is not None:
