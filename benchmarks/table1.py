@@ -5,11 +5,12 @@
 * Synthetic: [10, 20, 30, 20, 2] trained on a random-cluster data set in [0, 1]^10, evaluated
   over the unit hypercube (as in the paper).
 
-Both nets are trained with plain numpy (full-batch Adam, cross-entropy), seeded.  For each
-instance ``lipc.compare`` runs every estimator on the margin f0 - f1 with the l_inf input norm;
-relative errors are against LipMIP's exact value (instances LipMIP does not solve within the
-time limit are reported, and left out of the averages).  Writes benchmarks/results/table1.md and
-.csv next to the paper's numbers.  Needs the `bench` and `estimators` extras.
+Both nets are trained with plain numpy (lipc.training: full-batch Adam, cross-entropy), seeded.
+For each instance ``lipc.compare`` runs every estimator on the margin f0 - f1 with the l_inf
+input norm; relative errors are against LipMIP's exact value (instances LipMIP does not solve
+within the time limit are reported, and left out of the averages).  Writes
+benchmarks/results/table1.md and .csv next to the paper's numbers.  Needs the `bench` and
+`estimators` extras.
 
     python benchmarks/table1.py [--instances 3] [--time-limit 120]
 """
@@ -29,6 +30,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 import lipc                                        # noqa: E402
 from lipc.domain import Domain                     # noqa: E402
+from lipc.training import synthetic_clusters, train_mlp  # noqa: E402
 from netgen import save_mlp                        # noqa: E402
 
 PAPER = {   # method: (guarantee, MNIST rel. err., synthetic rel. err.) from the paper's Table 1
@@ -39,36 +41,6 @@ PAPER = {   # method: (guarantee, MNIST rel. err., synthetic rel. err.) from the
 }
 
 
-def train(X, y, sizes, seed, epochs=600, lr=1e-2):
-    """Full-batch Adam on softmax cross-entropy; returns float64 (Ws, bs)."""
-    rng = np.random.default_rng(seed)
-    Ws = [rng.uniform(-1, 1, (b, a)) / np.sqrt(a) for a, b in zip(sizes[:-1], sizes[1:])]
-    bs = [np.zeros(b) for b in sizes[1:]]
-    params = Ws + bs
-    m = [np.zeros_like(p) for p in params]
-    v = [np.zeros_like(p) for p in params]
-    Y = np.eye(sizes[-1])[y]
-    for t in range(1, epochs + 1):
-        hs, zs = [X], []
-        for W, b in zip(Ws[:-1], bs[:-1]):
-            zs.append(hs[-1] @ W.T + b)
-            hs.append(np.maximum(zs[-1], 0))
-        logits = hs[-1] @ Ws[-1].T + bs[-1]
-        p = np.exp(logits - logits.max(1, keepdims=True))
-        p /= p.sum(1, keepdims=True)
-        d = (p - Y) / len(X)
-        gW, gb = [None] * len(Ws), [None] * len(bs)
-        for k in range(len(Ws) - 1, -1, -1):
-            gW[k], gb[k] = d.T @ hs[k], d.sum(0)
-            if k:
-                d = (d @ Ws[k]) * (zs[k - 1] > 0)
-        for i, g in enumerate(gW + gb):
-            m[i] = 0.9 * m[i] + 0.1 * g
-            v[i] = 0.999 * v[i] + 0.001 * g * g
-            params[i] -= lr * (m[i] / (1 - 0.9 ** t)) / (np.sqrt(v[i] / (1 - 0.999 ** t)) + 1e-8)
-    return Ws, bs
-
-
 def digits(seed):
     from sklearn.datasets import load_digits
     data = load_digits()
@@ -77,16 +49,13 @@ def digits(seed):
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(X))
     X, y = X[order], y[order]
-    return train(X[:250], y[:250], [64, 20, 20, 20, 2], seed), X[250:]
+    return train_mlp(X[:250], y[:250], [64, 20, 20, 20, 2], seed), X[250:]
 
 
 def synthetic(seed, n=300, k=10):
-    """Random clusters in [0,1]^10: k leaders with random labels, points take the nearest's."""
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(0, 1, (n, 10))
-    leaders, labels = rng.uniform(0, 1, (k, 10)), rng.integers(0, 2, k)
-    y = labels[np.argmin(((X[:, None] - leaders[None]) ** 2).sum(-1), axis=1)]
-    return train(X, y, [10, 20, 30, 20, 2], seed)
+    """The net trained on lipc.training.synthetic_clusters(seed): random clusters in [0,1]^10."""
+    X, y = synthetic_clusters(seed, n=n, dim=10, k=k)
+    return train_mlp(X, y, [10, 20, 30, 20, 2], seed)
 
 
 def run(args) -> list[dict]:
