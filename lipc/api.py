@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .solvers import SolveOptions, solve_mip
 from .compiler import CompileOptions, Problem, build_problem, lower_problem
 from .domain import Domain, parse_domain
@@ -107,9 +109,14 @@ class LipschitzResult:
     stats: dict = field(default_factory=dict)
     witness: Witness | None = None
     message: str = ""
+    # the solver's column values (FlatMIP order) behind ``incumbent``: for independent checks
+    # of the solution against the written file (lipc bench); not part of the report
+    columns: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("columns")
+        return d
 
 
 def _settle(outcome, verified: float | None):
@@ -178,7 +185,7 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
     return LipschitzResult(status, value, lower, upper, outcome.incumbent,
                            _relative_gap(lower, upper), outcome.seconds, outcome.nodes,
                            outcome.solver, p.query.input_norm.name, _describe_output(p),
-                           p.domain.description, stats, witness, message)
+                           p.domain.description, stats, witness, message, outcome.x)
 
 
 # ---------------------------------------------------------------------- output ranges

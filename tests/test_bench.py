@@ -1,14 +1,22 @@
 """lipc bench (issue 7): a small MIP library built, re-solved by HiGHS and CBC, rebuilt
-byte-identically, resumed, and built with two workers."""
+byte-identically, resumed after a real interrupt, and built with two workers and on a local Dask
+cluster with identical files."""
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from lipc.bench.build import build, read_solu
+from lipc.bench.exact_check import check_file
 from lipc.bench.manifest import load_manifest
 from lipc.bench.resolve import resolve
 from lipc.cli import main
 from lipc.errors import LipcError
+from lipc.workers import Parallelism
 
 pytest.importorskip("highspy")
 
@@ -32,12 +40,25 @@ output_norm = "linf"
 name = "toy"
 network = "{examples / 'toy_2_8_8_1.onnx'}"
 input_norm = "l1"
+[[instance]]
+name = "trained"
+network = "trained:4-8-8-2:0:150:l1:0.001"
+output = "1-0"
 ''')
     return p
 
 
+NAMES = ["rand1", "rand2", "toy", "trained"]
+
+
 def _files(d: Path) -> dict[str, bytes]:
     return {f.name: f.read_bytes() for f in sorted((d / "instances").iterdir())}
+
+
+def _library(d: Path) -> dict[str, bytes]:
+    """Every file of a library except the run log (results/: solve times)."""
+    return {str(f.relative_to(d)): f.read_bytes() for f in sorted(d.rglob("*"))
+            if f.is_file() and "results" not in f.parts}
 
 
 @pytest.fixture(scope="module")
@@ -51,31 +72,115 @@ def built(tmp_path_factory):
 def test_build_writes_library_and_solvers_agree(built):
     tmp, man, rep = built
     lib = tmp / "a"
-    assert rep.built == ["rand1", "rand2", "toy"] and rep.skipped == []
-    assert sorted(_files(lib)) == ["rand1.mps.gz", "rand2.mps.gz", "toy.mps.gz"]
+    assert rep.built == NAMES and rep.skipped == []
+    assert sorted(_files(lib)) == [f"{n}.mps.gz" for n in NAMES]
+    assert sorted(p.name for p in (lib / "networks").iterdir()) == [
+        "random_3-6-6-2_s1.onnx", "random_3-6-6-2_s2.onnx", "trained_4-8-8-2_s0_e150_l10.001.onnx"]
     solu = read_solu(lib / "mini.solu")
-    assert list(solu) == ["rand1", "rand2", "toy"]
+    assert list(solu) == NAMES
     for r in rep.results:
         kind, v = solu[r["name"]]
         assert kind == "opt" and v < 0                 # the file minimises the negation
         assert v == pytest.approx(-r["value"], rel=1e-6)
+        assert r["check_feasible"] and r["check_violation"] <= 1e-9
+        assert r["binaries"] > 0 and 0 < r["coef_min"] <= r["coef_max"]
     rows = (lib / "mini.csv").read_text().splitlines()
-    assert rows[0].startswith("name,rows,columns,binaries,nonzeros,max_big_m,status")
-    assert len(rows) == 4 and all(",easy," in r for r in rows[1:])
+    assert rows[0].startswith("name,rows,columns,binaries,nonzeros,max_big_m,coef_min,coef_max")
+    assert len(rows) == 5 and all(",easy," in r for r in rows[1:])
+    readme = (lib / "README.md").read_text()
+    assert "| rand1 | random:3-6-6-2:1 | box:0:1 | 0-1 |" in readme
+    assert "4 `=opt=`" in readme and "toy_2_8_8_1.onnx" in readme
     for solver in ("highs", "cbc"):
         res = resolve(lib, solver)
-        assert res.ok and len(res.rows) == 3, res.rows
+        assert res.ok and len(res.rows) == 4, res.rows
         assert main(["bench", "solve", str(lib), "--solver", solver]) == 0
 
 
-def test_rebuild_is_byte_identical_and_two_workers_agree(built):
+def test_solu_values_are_exact_objectives_of_feasible_solutions(built):
+    """The .solu value is the exactly recomputed objective of a solution the independent
+    checker accepts; a shifted value would not be (the checker is not a rubber stamp)."""
+    tmp, _, rep = built
+    for r in rep.results:
+        assert r["check_objective"] == r["file_value"]
+        assert abs(r["file_value"] + r["value"]) <= 1e-9 * max(1, abs(r["value"]))
+
+
+def test_rebuild_two_workers_and_dask_cluster_give_identical_files(built):
+    distributed = pytest.importorskip("distributed")
     tmp, man, _ = built
     build(man, tmp / "b", time_limit=30)
-    build(man, tmp / "c", workers=2, time_limit=30)
-    a = _files(tmp / "a")
-    assert _files(tmp / "b") == a and _files(tmp / "c") == a
-    for d in ("b", "c"):
-        assert (tmp / d / "mini.solu").read_text() == (tmp / "a" / "mini.solu").read_text()
+    build(man, tmp / "c", Parallelism(workers=2), time_limit=30)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        build(man, tmp / "d", Parallelism(scheduler=cluster.scheduler_address), time_limit=30)
+    a = _library(tmp / "a")
+    assert len(a) == 10                     # 4 instances, 3 networks, .solu, .csv, README
+    for d in ("b", "c", "d"):
+        assert _library(tmp / d) == a, d
+
+
+def test_parallelism_errors(monkeypatch):
+    from lipc import workers
+    with pytest.raises(LipcError, match="at least 1"):
+        Parallelism(workers=0)
+    with pytest.raises(LipcError, match="scheduler address"):
+        Parallelism(scheduler="localhost")
+    monkeypatch.setattr(workers, "CONNECT_TIMEOUT", "1s")
+    with pytest.raises(LipcError, match="cannot reach the Dask scheduler"):
+        list(workers.run_jobs(abs, [("a", (1,))], Parallelism(scheduler="tcp://127.0.0.1:9")))
+
+
+def test_progress_line_eta():
+    import io
+    from lipc.workers import Progress
+    now = [100.0]
+    out = io.StringIO()
+    bar = Progress(4, "bench x", out, clock=lambda: now[0])
+    now[0] = 110.0
+    bar.advance("a")
+    now[0] = 120.0
+    bar.advance("b")
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("bench x 1/4 [######..................]  25%  0:10 elapsed  "
+                               "ETA 0:30  a")
+    assert "2/4" in lines[1] and "0:20 elapsed  ETA 0:20  b" in lines[1]
+
+
+def test_interrupted_build_resumes(built, tmp_path):
+    """SIGINT in the middle of a real build (CLI, one worker): exit 130, finished instances kept
+    complete, no partial or temp file; the rerun builds only the rest and equals a clean build."""
+    tmp, man, _ = built
+    lib = tmp_path / "lib"
+    cmd = [sys.executable, "-m", "lipc", "bench", "build", str(man), "-o", str(lib), "-t", "30"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (lib / "results" / "rand1.json").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    done = sorted(p.stem for p in (lib / "results").iterdir())
+    assert proc.returncode == 130 and "run the same command again to resume" in err, err
+    assert done != NAMES and "rand1" in done             # interrupted before the end
+    assert not [f for f in lib.rglob("*") if f.name.endswith(".tmp")]
+    assert not (lib / "mini.solu").exists()
+    for name in done:                                    # what is there is complete
+        assert (lib / "instances" / f"{name}.mps.gz").read_bytes() == \
+            (tmp / "a" / "instances" / f"{name}.mps.gz").read_bytes()
+    rep = build(man, lib, time_limit=30)
+    assert rep.skipped == done and rep.built == [n for n in NAMES if n not in done]
+    assert _library(lib) == _library(tmp / "a")
+
+
+def test_stale_temp_file_of_a_killed_run_is_removed(built, tmp_path):
+    tmp, man, _ = built
+    import shutil
+    lib = tmp_path / "lib"
+    shutil.copytree(tmp / "a", lib)
+    stale = lib / "instances" / ".toy.mps.gz.0123456789ab.tmp"
+    stale.write_bytes(b"half a file")
+    rep = build(man, lib, time_limit=30)
+    assert rep.built == [] and not stale.exists()
 
 
 def test_resume_rebuilds_only_unfinished(built, tmp_path):
@@ -86,7 +191,7 @@ def test_resume_rebuilds_only_unfinished(built, tmp_path):
     (lib / "results" / "rand2.json").unlink()
     before = _files(lib)
     rep = build(man, lib, time_limit=30)
-    assert rep.built == ["rand2"] and rep.skipped == ["rand1", "toy"]
+    assert rep.built == ["rand2"] and rep.skipped == ["rand1", "toy", "trained"]
     assert _files(lib) == before
     assert not [f for f in lib.rglob("*") if f.name.endswith(".tmp")]
 

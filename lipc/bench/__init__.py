@@ -2,13 +2,16 @@
 
 lipc.bench.manifest reads the TOML manifest, lipc.bench.build compiles, solves and writes the
 library (``instances/*.mps.gz``, ``<lib>.solu``, ``<lib>.csv``), lipc.bench.resolve re-solves it
-with HiGHS or CBC.  Not yet done: Dask cluster execution, exact-rational verification of the
-reference solutions, a progress bar, the library README and coefficient-range / numerics tags.
+with HiGHS or CBC, lipc.bench.exact_check re-checks reference solutions in rational arithmetic and
+lipc.bench.readme describes the library.  Jobs run on lipc.workers (processes or Dask).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+
+from ..workers import Parallelism
 
 HELP = "build a MIPLIB-style benchmark library from a manifest, or re-solve one"
 
@@ -19,13 +22,13 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     b = sub.add_parser("build", help="compile and solve every manifest instance")
     b.add_argument("manifest", help="TOML manifest")
     b.add_argument("-o", "--out", required=True, help="library directory")
-    b.add_argument("--workers", "-j", type=int, default=1, help="worker processes")
+    add_parallel_flags(b)
     b.add_argument("--time-limit", "-t", type=float, default=60.0,
                    help="seconds per instance solve (default 60)")
     b.add_argument("--solver", "-s", default="auto", help="solver for the reference solutions")
     b.add_argument("--easy-seconds", type=float, default=60.0,
                    help="solved within this many seconds: easy, else hard (default 60)")
-    b.add_argument("--quiet", "-q", action="store_true")
+    b.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
     s = sub.add_parser("solve", help="re-solve a library and check it against its .solu file")
     s.add_argument("lib", help="library directory")
     s.add_argument("--solver", "-s", default="highs", choices=["highs", "cbc"])
@@ -33,11 +36,30 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     s.add_argument("--json", action="store_true")
 
 
+def add_parallel_flags(p: argparse.ArgumentParser) -> None:
+    """--workers / --scheduler, shared with ``lipc track``."""
+    p.add_argument("--workers", "-j", type=int, default=1,
+                   help="local worker processes (default 1)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="run the jobs on a Dask cluster, e.g. tcp://host:8786 (needs the "
+                        "'cluster' extra); the workers must see the input files")
+
+
+def parallelism(args) -> Parallelism:
+    return Parallelism(workers=args.workers, scheduler=args.scheduler)
+
+
 def cmd_bench(args) -> int:
     if args.bench_command == "build":
         from .build import build
-        rep = build(args.manifest, args.out, workers=args.workers, time_limit=args.time_limit,
-                    solver=args.solver, easy_seconds=args.easy_seconds)
+        try:
+            rep = build(args.manifest, args.out, parallelism(args), time_limit=args.time_limit,
+                        solver=args.solver, easy_seconds=args.easy_seconds,
+                        progress=None if args.quiet else sys.stderr)
+        except KeyboardInterrupt:
+            print("lipc: interrupted; finished instances are kept: run the same command again "
+                  "to resume", file=sys.stderr)
+            return 130
         if not args.quiet:
             for r in rep.results:
                 tag = "skipped" if r["name"] in rep.skipped else "built"

@@ -1,36 +1,58 @@
 """``lipc bench build``: compile every manifest instance to ``instances/<name>.mps.gz``, solve it,
-and write the library's ``<lib>.solu`` and ``<lib>.csv`` (issue 7).
+and write the library's ``<lib>.solu``, ``<lib>.csv`` and ``README.md`` (issue 7).
 
 Layout of the output directory::
 
     instances/<name>.mps.gz      the MIP (minimises the negated Lipschitz objective)
-    networks/random_*.onnx       networks drawn from seeded generators
-    results/<name>.json          one record per finished instance (the resume marker)
+    networks/<family>_*.onnx     networks drawn from seeded generators (random, trained)
+    results/<name>.json          one record per finished instance: the resume marker and run log
+                                 (solve time, solver, the exact check's details)
     <lib>.solu                   =opt= / =best= / =inf= / =unkn= lines, in the files' own sense
-    <lib>.csv                    rows, columns, binaries, nonzeros, max big-M, status, value
+    <lib>.csv                    sizes, big-M and coefficient ranges, status, tags, values
+    README.md                    what the library holds and how it was made
 
-Every file is written atomically (temp file + rename), so an interrupted build leaves no partial
-file; running it again skips each instance whose .mps.gz and result record exist (and whose
-record matches the manifest entry).  Instance files are byte-identical across builds and worker
-counts: compilation is deterministic and the gzip header carries no name or time.
+Workers (local processes or a Dask cluster, lipc.workers) compile and solve; only this driver
+writes, each file atomically (temp file + rename), so an interrupted build leaves no partial file
+(temp files of a killed run are removed on the next) and running it again skips each instance
+whose file and record exist and match the manifest entry.  Every file except results/ is
+byte-identical across builds, worker counts and schedulers: compilation is deterministic, the
+gzip header carries no name or time, and no timing goes into the summaries.
+
+An ``=opt=`` line is written only after the solver's solution has been re-checked against the
+constraints of the written file in exact rational arithmetic (lipc.bench.exact_check, MIPLIB's
+1e-9 tolerances); its value is the file's objective recomputed exactly at that solution.  A
+solution failing the check gives ``=unkn=`` and the tag ``numerics``.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
-from concurrent.futures import ProcessPoolExecutor
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
+
+import numpy as np
 
 from ..emit import atomic_write
 from ..errors import LipcError
-from .manifest import Instance, Manifest, load_manifest, random_file_name, random_onnx_bytes
+from ..workers import Parallelism, Progress, run_jobs
+from .manifest import (Instance, Manifest, generated_file_name, generated_onnx_bytes,
+                       is_generated, load_manifest)
+from .readme import library_readme
 
 # file_value: the optimum (or best value) in the file's own sense, as in the .solu file;
-# value: the verified Lipschitz constant (the maximum, -file_value), empty unless proved optimal
-CSV_FIELDS = ["name", "rows", "columns", "binaries", "nonzeros", "max_big_m", "status",
-              "solu", "file_value", "value"]
+# value: the verified Lipschitz constant (the maximum, -file_value), empty unless proved optimal;
+# coef/obj/rhs_min/max: smallest and largest |nonzero|; check_*: the exact-rational re-check
+CSV_FIELDS = ["name", "rows", "columns", "binaries", "nonzeros", "max_big_m", "coef_min",
+              "coef_max", "obj_min", "obj_max", "rhs_min", "rhs_max", "status", "tags", "solu",
+              "file_value", "value", "check_violation"]
+
+CHECK_TOLERANCE = 1e-9          # MIPLIB's solution checker: feasibility and objective, 1e-9
+NUMERICS_COEF_RATIO = 1e7       # tag "numerics": matrix coefficients spanning over 7 decades
+NUMERICS_BIG_M = 1e6            # ... or a big-M constant above this
 
 
 def _cell(v) -> str:
@@ -70,25 +92,80 @@ def _classify(status: str, seconds: float, easy_seconds: float) -> str:
     return "easy" if seconds <= easy_seconds else "hard"
 
 
-def build_one(inst: Instance, out_dir: str, time_limit: float | None, solver: str,
+def _load_network(inst: Instance):
+    """The instance's network; a generated one is rebuilt from its spec inside the worker (no
+    file system shared with the driver needed for those)."""
+    from .. import api
+    if not is_generated(inst.network):
+        return api.load(inst.network)
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / generated_file_name(inst.network)
+        p.write_bytes(generated_onnx_bytes(inst.network))
+        return api.load(p)
+
+
+def _ranges(mip) -> dict:
+    """MIPLIB-style numerics columns: the range of |nonzero| matrix, objective and rhs values."""
+    def span(v):
+        a = np.abs(v[np.isfinite(v) & (v != 0)])
+        return (float(a.min()), float(a.max())) if a.size else (None, None)
+    sides = np.concatenate([mip.row_lo, mip.row_hi])
+    (cmin, cmax), (omin, omax), (rmin, rmax) = span(mip.data), span(mip.obj), span(sides)
+    return dict(coef_min=cmin, coef_max=cmax, obj_min=omin, obj_max=omax, rhs_min=rmin,
+                rhs_max=rmax)
+
+
+def _tags(inst: Instance, ranges: dict, max_big_m: float, check_ok: bool) -> str:
+    tags = [inst.formulation, f"in_{inst.input_norm}", "generated" if is_generated(
+        inst.network) else "file"]
+    cmin, cmax = ranges["coef_min"], ranges["coef_max"]
+    if (not check_ok or max_big_m > NUMERICS_BIG_M
+            or (cmin is not None and cmax / cmin > NUMERICS_COEF_RATIO)):
+        tags.append("numerics")
+    return ";".join(tags)
+
+
+def _exact_check(mps: bytes, mip, x) -> dict:
+    """Re-check the solver's solution against the constraints of the instance *file*, in exact
+    rational arithmetic (lipc.bench.exact_check); returns the record fields."""
+    from .exact_check import check_file
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "instance.mps.gz"
+        path.write_bytes(mps)
+        chk = check_file(path, dict(zip(mip.col_names, map(float, x))), tol=CHECK_TOLERANCE)
+    return dict(check_feasible=chk.feasible, check_violation=chk.max_violation,
+                check_worst=chk.worst, check_objective=chk.objective)
+
+
+def build_one(inst: Instance, time_limit: float | None, solver: str,
               easy_seconds: float) -> dict:
-    """Compile, write and solve one instance; returns (and writes) its result record."""
+    """Compile and solve one instance (in a worker); returns its record and the instance file's
+    bytes, which the driver writes."""
     from .. import api
     from ..compiler import CompileOptions
+    from ..emit import WRITERS
     from ..solvers import SolveOptions
 
-    out = Path(out_dir)
-    net = api.load(_network_path(inst, out))
+    net = _load_network(inst)
     copts = CompileOptions(bounds=inst.bounds, formulation=inst.formulation,
                            passes=inst.passes)
-    mps = out / "instances" / f"{inst.name}.mps.gz"
-    p, low = api.compile(net, inst.domain, inst.output, inst.input_norm, out=mps,
+    p, low = api.compile(net, inst.domain, inst.output, inst.input_norm,
                          compile_options=copts, output_norm=inst.output_norm)
+    buf = io.BytesIO()
+    WRITERS[".mps.gz"](low.mip, buf)
+    mps = buf.getvalue()
     res = api.solve_compiled(p, low, SolveOptions(time_limit=time_limit, solver=solver))
     # the file minimises the negated objective (constant included): its values are -value
     inc = res.incumbent
+    check = dict(check_feasible=None, check_violation=None, check_worst=None,
+                 check_objective=None)
     if res.status == "optimal" and inc is not None:
-        solu, file_value = "opt", -inc + 0.0
+        check = _exact_check(mps, low.mip, res.columns)
+        agree = check["check_feasible"] and abs(check["check_objective"] + inc) <= \
+            CHECK_TOLERANCE * max(1.0, abs(inc))
+        # only an exactly re-checked solution is an =opt= reference; its value is the file's
+        # objective recomputed exactly at that solution
+        solu, file_value = ("opt", check["check_objective"]) if agree else ("unkn", None)
     elif res.status == "infeasible":
         solu, file_value = "inf", None
     elif inc is not None:
@@ -96,22 +173,37 @@ def build_one(inst: Instance, out_dir: str, time_limit: float | None, solver: st
     else:
         solu, file_value = "unkn", None
     s = res.stats
-    record = dict(name=inst.name, key=inst.key(), rows=s["rows"], columns=s["columns"],
-                  binaries=s["binaries"], nonzeros=s["nonzeros"],
-                  max_big_m=float(s["max_big_m"]),
+    ranges = _ranges(low.mip)
+    record = dict(name=inst.name, key=inst.key(), network=inst.network, domain=inst.domain,
+                  output=inst.output or inst.output_norm or "", rows=s["rows"],
+                  columns=s["columns"], binaries=s["binaries"], nonzeros=s["nonzeros"],
+                  max_big_m=float(s["max_big_m"]), **ranges,
                   status=_classify(res.status, res.seconds, easy_seconds), solu=solu,
                   file_value=file_value, value=res.value, lower=res.lower, upper=res.upper,
-                  solver_status=res.status, solver=res.solver, seconds=res.seconds)
-    _write_text(out / "results" / f"{inst.name}.json",
-                json.dumps(record, indent=1, default=float) + "\n")
-    return record
+                  solver_status=res.status, solver=res.solver, seconds=res.seconds,
+                  tags=_tags(inst, ranges, float(s["max_big_m"]),
+                             check["check_feasible"] is not False), **check,
+                  sha256=hashlib.sha256(mps).hexdigest())
+    return dict(record=record, mps=mps)
+
+
+def _store(out: Path, result: dict) -> dict:
+    """Write one finished instance: its file first, then the record that marks it done."""
+    rec = result["record"]
+    atomic_write(out / "instances" / f"{rec['name']}.mps.gz",
+                 lambda fh: fh.write(result["mps"]))
+    _write_text(out / "results" / f"{rec['name']}.json",
+                json.dumps(rec, indent=1, default=float) + "\n")
+    return rec
 
 
 def _finished(inst: Instance, out: Path) -> dict | None:
-    if not (out / "instances" / f"{inst.name}.mps.gz").is_file():
-        return None
+    """The record of an instance finished by an earlier run of the same manifest entry."""
+    mps = out / "instances" / f"{inst.name}.mps.gz"
     rec = _read_result(out / "results" / f"{inst.name}.json")
-    return rec if rec is not None and rec.get("key") == inst.key() else None
+    if rec is None or rec.get("key") != inst.key() or not mps.is_file():
+        return None
+    return rec if hashlib.sha256(mps.read_bytes()).hexdigest() == rec.get("sha256") else None
 
 
 def _solu_line(rec: dict) -> str:
@@ -120,25 +212,35 @@ def _solu_line(rec: dict) -> str:
     return f"={rec['solu']}= {rec['name']}"
 
 
-def build(manifest: Manifest | str | Path, out_dir: str | Path, workers: int = 1,
-          time_limit: float | None = 60.0, solver: str = "auto",
-          easy_seconds: float = 60.0) -> BuildReport:
-    """Build (or resume) the library of ``manifest`` in ``out_dir``."""
-    m = manifest if isinstance(manifest, Manifest) else load_manifest(manifest)
-    if workers < 1:
-        raise LipcError(f"--workers must be at least 1, not {workers}")
-    out = Path(out_dir)
+def _prepare(m: Manifest, out: Path) -> None:
+    """Create the library folders, drop temp files an interrupted run left, and write the
+    generated networks (so the library is self-contained)."""
     try:
         for sub in ("instances", "results", "networks"):
             (out / sub).mkdir(parents=True, exist_ok=True)
-        for spec in sorted({i.network for i in m.instances if i.network.startswith("random:")}):
-            p = out / "networks" / random_file_name(spec)
-            data = random_onnx_bytes(spec)
+            for stale in (out / sub).glob(".*.tmp"):
+                stale.unlink()
+        for spec in sorted({i.network for i in m.instances if is_generated(i.network)}):
+            p = out / "networks" / generated_file_name(spec)
+            data = generated_onnx_bytes(spec)
             if not p.is_file() or p.read_bytes() != data:
                 atomic_write(p, lambda fh, d=data: fh.write(d))
     except OSError as e:
         raise LipcError(f"cannot write the library in {out}: {e.strerror or e}") from e
 
+
+def build(manifest: Manifest | str | Path, out_dir: str | Path,
+          parallelism: Parallelism = Parallelism(), time_limit: float | None = 60.0,
+          solver: str = "auto", easy_seconds: float = 60.0,
+          progress: TextIO | None = None) -> BuildReport:
+    """Build (or resume) the library of ``manifest`` in ``out_dir``.
+
+    Each finished instance is written as soon as it arrives, so an interrupted build keeps it
+    and the next run skips it; the .solu, CSV and README are written once every instance is done.
+    """
+    m = manifest if isinstance(manifest, Manifest) else load_manifest(manifest)
+    out = Path(out_dir)
+    _prepare(m, out)
     report = BuildReport(m.name, str(out))
     records: dict[str, dict] = {}
     todo = []
@@ -149,27 +251,25 @@ def build(manifest: Manifest | str | Path, out_dir: str | Path, workers: int = 1
             report.skipped.append(inst.name)
         else:
             todo.append(inst)
-    args = (str(out), time_limit, solver, easy_seconds)
-    if workers == 1 or len(todo) <= 1:
-        for inst in todo:
-            records[inst.name] = build_one(inst, *args)
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
-            futures = {inst.name: pool.submit(build_one, inst, *args) for inst in todo}
-            for name, fut in futures.items():
-                records[name] = fut.result()
+    jobs = [(i.name, (i, time_limit, solver, easy_seconds)) for i in todo]
+    bar = Progress(len(jobs), f"bench {m.name}", progress) if progress is not None else None
+    for name, result in run_jobs(build_one, jobs, parallelism, bar):
+        records[name] = _store(out, result)
     report.built = [i.name for i in todo]
-    ordered = [records[i.name] for i in m.instances]
-    report.results = ordered
+    report.results = [records[i.name] for i in m.instances]
+    _write_summary(m, out, report.results)
+    return report
 
-    _write_text(out / f"{m.name}.solu", "".join(_solu_line(r) + "\n" for r in ordered))
+
+def _write_summary(m: Manifest, out: Path, records: list[dict]) -> None:
+    _write_text(out / f"{m.name}.solu", "".join(_solu_line(r) + "\n" for r in records))
     buf = io.StringIO()
     w = csv.DictWriter(buf, CSV_FIELDS, lineterminator="\n")
     w.writeheader()
-    for r in ordered:
+    for r in records:
         w.writerow({k: _cell(r.get(k)) for k in CSV_FIELDS})
     _write_text(out / f"{m.name}.csv", buf.getvalue())
-    return report
+    _write_text(out / "README.md", library_readme(m, records))
 
 
 def read_solu(path: str | Path) -> dict[str, tuple[str, float | None]]:

@@ -12,9 +12,13 @@
     formulation = "lipc"               # CompileOptions: formulation, bounds, passes
     bounds = "auto"
 
-``random:SIZES:SEED`` (SIZES like 3-6-6-2 or 3,6,6,2) is a float64 ReLU MLP with the uniform
-+-1/sqrt(fan_in) initialisation of tests/netgen.py, drawn from numpy's default_rng(SEED); it is
-written as ONNX into the library (``networks/``), so the library is self-contained.
+Seeded generator families (written as ONNX into the library's ``networks/``, so the library is
+self-contained; the table GENERATORS maps a family to its parser, bytes and file name):
+
+* ``random:SIZES:SEED`` (SIZES like 3-6-6-2 or 3,6,6,2): a float64 ReLU MLP with the uniform
+  +-1/sqrt(fan_in) initialisation, drawn from numpy's default_rng(SEED);
+* ``trained:SIZES:SEED[:EPOCHS[:REGULARIZER[:STRENGTH]]]``: the same shape trained with
+  lipc.training on the paper's synthetic cluster data (regulariser none, l2, l1 or fgsm).
 """
 from __future__ import annotations
 
@@ -90,28 +94,16 @@ def parse_random(spec: str) -> tuple[list[int], int]:
 
 def random_onnx_bytes(spec: str) -> bytes:
     """The ONNX file of ``random:SIZES:SEED`` (float64; deterministic bytes)."""
-    from onnx import TensorProto, helper, numpy_helper
+    from ..training import mlp_onnx_bytes
 
     sizes, seed = parse_random(spec)
     rng = np.random.default_rng(seed)
-    nodes, inits, cur = [], [], "x"
-    for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    Ws, bs = [], []
+    for a, b in zip(sizes[:-1], sizes[1:]):
         s = 1 / np.sqrt(a)
-        W, bias = rng.uniform(-s, s, (b, a)), rng.uniform(-s, s, b)
-        out = "y" if k == len(sizes) - 2 else f"z{k}"
-        inits += [numpy_helper.from_array(W, f"W{k}"), numpy_helper.from_array(bias, f"b{k}")]
-        nodes.append(helper.make_node("Gemm", [cur, f"W{k}", f"b{k}"], [out], name=f"gemm{k}",
-                                      transB=1))
-        if k < len(sizes) - 2:
-            nodes.append(helper.make_node("Relu", [out], [f"h{k}"], name=f"relu{k}"))
-            cur = f"h{k}"
-    graph = helper.make_graph(
-        nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, [1, sizes[0]])],
-        [helper.make_tensor_value_info("y", TensorProto.DOUBLE, [1, sizes[-1]])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
-                              producer_name="lipc.bench")
-    model.ir_version = 8
-    return model.SerializeToString()
+        Ws.append(rng.uniform(-s, s, (b, a)))
+        bs.append(rng.uniform(-s, s, b))
+    return mlp_onnx_bytes(Ws, bs, producer="lipc.bench")
 
 
 def random_file_name(spec: str) -> str:
@@ -119,16 +111,85 @@ def random_file_name(spec: str) -> str:
     return f"random_{'-'.join(map(str, sizes))}_s{seed}.onnx"
 
 
+def parse_trained(spec: str) -> tuple[list[int], int, int, str, float]:
+    """``trained:SIZES:SEED[:EPOCHS[:REGULARIZER[:STRENGTH]]]`` -> its parts; LipcError when
+    malformed.  Defaults: 600 epochs, no regulariser, strength 0 (FGSM: the strength is eps)."""
+    from ..training import REGULARIZERS
+    parts = spec.split(":")
+    try:
+        if not 3 <= len(parts) <= 6 or parts[0] != "trained":
+            raise ValueError
+        sizes, seed = parse_random(f"random:{parts[1]}:{parts[2]}")
+        epochs = int(parts[3]) if len(parts) > 3 else 600
+        reg = parts[4] if len(parts) > 4 else "none"
+        strength = float(parts[5]) if len(parts) > 5 else (0.1 if reg == "fgsm" else 0.0)
+    except (ValueError, LipcError):
+        raise LipcError(f"bad generator {spec!r}: expected "
+                        "trained:SIZES:SEED[:EPOCHS[:REGULARIZER[:STRENGTH]]], e.g. "
+                        "trained:10-20-30-20-2:1:600:l2:0.001") from None
+    if reg not in REGULARIZERS or epochs < 0 or not strength >= 0 or sizes[-1] < 2:
+        raise LipcError(f"bad generator {spec!r}: regularizer one of {', '.join(REGULARIZERS)}, "
+                        "epochs and strength >= 0, at least 2 outputs (classes)")
+    return sizes, seed, epochs, reg, strength
+
+
+def trained_onnx_bytes(spec: str) -> bytes:
+    """A ReLU MLP trained (plain numpy, seeded: lipc.training) on the synthetic cluster data
+    set of the LipMIP paper's experiments, in [0,1]^d with the network's input size d."""
+    from ..training import mlp_onnx_bytes, synthetic_clusters, train_mlp
+    sizes, seed, epochs, reg, strength = parse_trained(spec)
+    X, y = synthetic_clusters(seed, dim=sizes[0])
+    kw = dict(fgsm_eps=strength) if reg == "fgsm" else dict(strength=strength)
+    Ws, bs = train_mlp(X, y, sizes, seed, epochs=epochs, regularizer=reg, **kw)
+    return mlp_onnx_bytes(Ws, bs, producer="lipc.bench")
+
+
+def trained_file_name(spec: str) -> str:
+    sizes, seed, epochs, reg, strength = parse_trained(spec)
+    tail = "" if reg == "none" else f"_{reg}{strength:g}"
+    return f"trained_{'-'.join(map(str, sizes))}_s{seed}_e{epochs}{tail}.onnx"
+
+
+# generator family -> (validate, ONNX bytes, file name), each taking the whole spec string
+GENERATORS = {
+    "random": (parse_random, random_onnx_bytes, random_file_name),
+    "trained": (parse_trained, trained_onnx_bytes, trained_file_name),
+}
+
+
+def is_generated(network: str) -> bool:
+    return network.split(":", 1)[0] in GENERATORS and ":" in network
+
+
+def _family(spec: str):
+    return GENERATORS[spec.split(":", 1)[0]]
+
+
+def generated_onnx_bytes(spec: str) -> bytes:
+    """The deterministic ONNX bytes of a generator spec such as ``random:3-6-6-2:1``."""
+    return _family(spec)[1](spec)
+
+
+def generated_file_name(spec: str) -> str:
+    return _family(spec)[2](spec)
+
+
+def read_toml(path: Path, what: str = "manifest") -> dict:
+    """A TOML file's table; an unreadable or invalid file is a LipcError naming it (shared with
+    lipc track's checkpoint manifests)."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except OSError as e:
+        raise LipcError(f"cannot read {what} {path}: {e.strerror or e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise LipcError(f"bad {what} {path}: not valid TOML: {e}") from e
+
+
 def load_manifest(path: str | Path) -> Manifest:
     """Read and validate a manifest; every problem is a LipcError naming the file."""
     path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as e:
-        raise LipcError(f"cannot read manifest {path}: {e.strerror or e}") from e
-    except tomllib.TOMLDecodeError as e:
-        raise _err(path, f"not valid TOML: {e}") from e
+    data = read_toml(path)
     base = path.resolve().parent
     name = data.get("name", path.stem)
     if not isinstance(name, str) or not _NAME.match(name):
@@ -174,9 +235,9 @@ def load_manifest(path: str | Path) -> Manifest:
             raise _err(path, f"{where}: unknown bounds {e['bounds']!r}; "
                        f"choose from {', '.join(sorted(BOUND_METHODS))}")
         net = e["network"]
-        if net.startswith("random:"):
+        if is_generated(net):
             try:
-                parse_random(net)
+                _family(net)[0](net)
             except LipcError as exc:
                 raise _err(path, f"{where}: {exc}") from None
         else:
