@@ -18,6 +18,7 @@ from .solvers import SolveOptions
 from .compiler import BOUND_METHODS, CompileOptions
 from .errors import LipcError
 from . import bench as bench_cli
+from . import track_cli
 from .estimators import cli as estimators_cli
 from .ir import Affine, Conditional, Const, Input, Switch
 from .lower import FORMULATIONS
@@ -25,6 +26,11 @@ from .lower import FORMULATIONS
 
 def _common(p: argparse.ArgumentParser, domain_required: bool = True) -> None:
     p.add_argument("model", help="network file (.onnx) or lipc program (.lipc)")
+    query_flags(p, domain_required)
+
+
+def query_flags(p: argparse.ArgumentParser, domain_required: bool = True) -> None:
+    """The Lipschitz question's flags: domain, norms, output (shared with lipc track)."""
     p.add_argument("--domain", "-d", required=domain_required,
                    help="input region: box:LO:HI, linf:CENTER:RADIUS[:LO:HI], "
                         "l1:CENTER:RADIUS[:LO:HI] or polytope:A.npy,b.npy[:LO:HI]; LO, HI, "
@@ -44,7 +50,7 @@ def _common(p: argparse.ArgumentParser, domain_required: bool = True) -> None:
                         "(targeted at class T) or margin:center (T = class at the domain centre)")
 
 
-def _compile_flags(p: argparse.ArgumentParser) -> None:
+def compile_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bounds", default="auto", choices=sorted(BOUND_METHODS),
                    help="bound inference for the big-M constants: interval, symbolic, lp, mip, "
                         "or auto (default: symbolic + LP on small models; interval with "
@@ -167,7 +173,11 @@ COMMANDS: dict[str, tuple[Callable, str]] = {
     "compare": (estimators_cli.cmd_compare, "run several estimators side by side (the "
                 "LipMIP paper's Table 1): guarantee, value, time, relative error"),
     "bench": (bench_cli.cmd_bench, bench_cli.HELP),
+    "track": (track_cli.cmd_track, track_cli.HELP),
 }
+# commands with their own arguments (no single model file)
+OWN_FLAGS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "bench": bench_cli.add_flags, "track": track_cli.add_flags}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -176,8 +186,8 @@ def parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     for name, (_, help_) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
-        if name == "bench":                    # its own subcommands (lipc.bench)
-            bench_cli.add_flags(p)
+        if name in OWN_FLAGS:
+            OWN_FLAGS[name](p)
             continue
         _common(p, domain_required=False)      # required for ONNX models: checked in main
         p.add_argument("--query", default=None, metavar="NAME_OR_INDEX",
@@ -185,7 +195,7 @@ def parser() -> argparse.ArgumentParser:
         if name == "show":
             p.add_argument("--dsl", action="store_true",
                            help="print the network as lipc text (parses back to the same IR)")
-        _compile_flags(p)
+        compile_flags(p)
         p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
         if name == "compile":
             p.add_argument("-o", "--out", required=True, help="output file (.mps, .mps.gz, .lp)")
@@ -220,7 +230,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     ap = parser()
     args = ap.parse_args(argv)
-    if args.command not in ("show", "bench") and args.domain is None and not args.model.lower().endswith(".lipc"):
+    if (args.command != "show" and args.command not in OWN_FLAGS and args.domain is None
+            and not args.model.lower().endswith(".lipc")):
         ap.error(f"the following arguments are required: --domain/-d (for {args.model})")
     try:
         return COMMANDS[args.command][0](args)

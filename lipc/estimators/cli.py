@@ -21,13 +21,18 @@ def add_flags(p: argparse.ArgumentParser, name: str) -> None:
         p.add_argument("--methods", default=",".join(ESTIMATORS),
                        help=f"comma list of estimators (default: {','.join(ESTIMATORS)})")
         p.add_argument("--csv", action="store_true", help="the table as CSV")
+    method_flags(p)
+    p.add_argument("--json", action="store_true", help="machine-readable result")
+
+
+def method_flags(p: argparse.ArgumentParser) -> None:
+    """Options of the estimators themselves (shared with lipc track)."""
     p.add_argument("--samples", type=int, default=1000, help="randomlb: random points (1000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (randomlb, solver)")
     p.add_argument("--time-limit", "-t", type=float, default=None,
                    help="seconds per MIP/LP solve (lipmip, liplp)")
     p.add_argument("--solver", "-s", default="auto", metavar="NAME",
                    help="MIP/LP solver for lipmip and liplp (as for lipc solve)")
-    p.add_argument("--json", action="store_true", help="machine-readable result")
 
 
 def _kwargs(args) -> dict:
