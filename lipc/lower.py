@@ -54,6 +54,7 @@ class _Builder:
     row_hi: list[np.ndarray] = field(default_factory=list)
     dropped_tiny: int = 0
     max_big_m: float = 0.0
+    min_big_m: float = float("inf")      # smallest nonzero |M| (the big-M range, for libraries)
 
     def new_cols(self, node: str, entries: np.ndarray, lo, hi, integer: bool) -> np.ndarray:
         """Columns for ``entries`` of ``node`` (named ``<node>_<entry>``); returns their indices."""
@@ -105,8 +106,10 @@ class _Builder:
 
     def note_big_m(self, *arrays: np.ndarray) -> None:
         for a in arrays:
-            if a.size:
-                self.max_big_m = max(self.max_big_m, float(np.max(np.abs(a))))
+            nz = np.abs(a[a != 0])
+            if nz.size:
+                self.max_big_m = max(self.max_big_m, float(nz.max()))
+                self.min_big_m = min(self.min_big_m, float(nz.min()))
 
 
 # ---------------------------------------------------------------------- rules
@@ -355,7 +358,8 @@ def lower(graph: IRGraph, objective: str, name: str = "lipc", formulation: str =
     if np.any(~np.isfinite(mip.data)) or np.any(np.isnan(mip.lb)) or np.any(np.isnan(mip.ub)):
         raise NumericError("lowering produced a non-finite coefficient or bound")
     mip.meta.update(binaries=int(mip.integer.sum()), dropped_tiny_coefficients=b.dropped_tiny,
-                    max_big_m=b.max_big_m)
+                    max_big_m=b.max_big_m,
+                    min_big_m=b.min_big_m if b.min_big_m <= b.max_big_m else 0.0)
     return Lowered(mip, b.values)
 
 

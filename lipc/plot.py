@@ -62,11 +62,12 @@ def draw_track(ax, rows: list[dict], title: str | None = None, ylabel: str | Non
             open_ = [r for r in pts if r["status"] != "optimal" and r["upper"] is not None]
             for r in open_:            # a solve stopped at its limit: the certified interval
                 lo = r["lower"] if r["lower"] is not None else 0.0
-                ax.errorbar([r["step"]], [(lo + r["upper"]) / 2], yerr=[[(r["upper"] - lo) / 2],
-                            [(r["upper"] - lo) / 2]], fmt="o", mfc="white", capsize=4,
-                            color=ln.get_color(), zorder=3)
+                half = (r["upper"] - lo) / 2
+                ax.errorbar([r["step"]], [lo + half], yerr=[[half], [half]], fmt="o",
+                            mfc="white", capsize=4, color=ln.get_color(), zorder=3)
     if any(r["guarantee"] == "exact" and r["status"] != "optimal" for r in rows):
-        ax.plot([], [], "o", mfc="white", color="gray", label="certified interval (not proved exact)")
+        ax.plot([], [], "o", mfc="white", color="gray",
+                label="certified interval (not proved exact)")
     vals = [r["value"] for r in rows if r.get("value")]
     if vals and min(vals) > 0 and max(vals) / min(vals) > 30:
         ax.set_yscale("log")

@@ -1,4 +1,5 @@
-"""The ``lipc track`` command (wired into lipc.cli's COMMANDS): checkpoints in, table and plot out."""
+"""The ``lipc track`` command (wired into lipc.cli's COMMANDS): checkpoints in, table and plot
+out."""
 from __future__ import annotations
 
 import argparse

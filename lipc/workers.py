@@ -85,7 +85,9 @@ class Progress:
 
 def _clock(seconds: float) -> str:
     s = int(round(seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    if s >= 3600:
+        return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return f"{s // 60}:{s % 60:02d}"
 
 
 def _serial(fn, jobs: Sequence[Job], par: Parallelism) -> Iterator[tuple[str, Any]]:

@@ -85,7 +85,7 @@ def test_build_writes_library_and_solvers_agree(built):
         assert r["check_feasible"] and r["check_violation"] <= 1e-9
         assert r["binaries"] > 0 and 0 < r["coef_min"] <= r["coef_max"]
     rows = (lib / "mini.csv").read_text().splitlines()
-    assert rows[0].startswith("name,rows,columns,binaries,nonzeros,max_big_m,coef_min,coef_max")
+    assert rows[0].startswith("name,rows,columns,binaries,nonzeros,min_big_m,max_big_m,coef_min")
     assert len(rows) == 5 and all(",easy," in r for r in rows[1:])
     readme = (lib / "README.md").read_text()
     assert "| rand1 | random:3-6-6-2:1 | box:0:1 | 0-1 |" in readme

@@ -46,7 +46,8 @@ from .readme import library_readme
 # file_value: the optimum (or best value) in the file's own sense, as in the .solu file;
 # value: the verified Lipschitz constant (the maximum, -file_value), empty unless proved optimal;
 # coef/obj/rhs_min/max: smallest and largest |nonzero|; check_*: the exact-rational re-check
-CSV_FIELDS = ["name", "rows", "columns", "binaries", "nonzeros", "max_big_m", "coef_min",
+CSV_FIELDS = ["name", "rows", "columns", "binaries", "nonzeros", "min_big_m", "max_big_m",
+              "coef_min",
               "coef_max", "obj_min", "obj_max", "rhs_min", "rhs_max", "status", "tags", "solu",
               "file_value", "value", "check_violation"]
 
@@ -177,6 +178,7 @@ def build_one(inst: Instance, time_limit: float | None, solver: str,
     record = dict(name=inst.name, key=inst.key(), network=inst.network, domain=inst.domain,
                   output=inst.output or inst.output_norm or "", rows=s["rows"],
                   columns=s["columns"], binaries=s["binaries"], nonzeros=s["nonzeros"],
+                  min_big_m=float(low.mip.meta["min_big_m"]),
                   max_big_m=float(s["max_big_m"]), **ranges,
                   status=_classify(res.status, res.seconds, easy_seconds), solu=solu,
                   file_value=file_value, value=res.value, lower=res.lower, upper=res.upper,

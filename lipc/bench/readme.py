@@ -49,9 +49,9 @@ def library_readme(m: Manifest, records: list[dict]) -> str:
         "Lipschitz objective; the objective constant sits on a fixed column.",
         f"- `{m.name}.solu`: the optimum (`=opt=`) or best known value (`=best=`) in the "
         "files' own (minimisation) sense; the Lipschitz constant is its negation.",
-        f"- `{m.name}.csv`: rows, columns, binaries, nonzeros, largest big-M, the smallest "
-        "and largest |nonzero| of the matrix, objective and right-hand sides, status, tags, "
-        "values and the exact check's largest violation.",
+        f"- `{m.name}.csv`: rows, columns, binaries, nonzeros, smallest and largest big-M, "
+        "the smallest and largest |nonzero| of the matrix, objective and right-hand sides, "
+        "status, tags, values and the exact check's largest violation.",
         "- `networks/`: the generated networks as ONNX; `results/`: the build's run log.",
         "",
         "## How the references were verified",
@@ -73,7 +73,7 @@ def library_readme(m: Manifest, records: list[dict]) -> str:
         "",
         "## Instances",
         "",
-        "| name | network | domain | output | rows | columns | binaries | nonzeros | max big-M "
+        "| name | network | domain | output | rows | columns | binaries | nonzeros | big-M range "
         "| coef range | status | .solu | value | tags |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -83,6 +83,7 @@ def library_readme(m: Manifest, records: list[dict]) -> str:
         lines.append(
             f"| {r['name']} | {_short(r.get('network', ''))} | {_short(r.get('domain', ''))} "
             f"| {r.get('output', '')} | {r['rows']} | {r['columns']} | {r['binaries']} "
-            f"| {r['nonzeros']} | {_num(r['max_big_m'])} | {coef} | {r['status']} "
+            f"| {r['nonzeros']} | [{_num(r.get('min_big_m'))}, {_num(r['max_big_m'])}] | {coef} "
+            f"| {r['status']} "
             f"| ={r['solu']}= | {_num(r['file_value'])} | {r.get('tags', '')} |")
     return "\n".join(lines) + "\n"
