@@ -214,9 +214,20 @@ def test_mismatch_fails_and_bad_manifests(built, tmp_path, capsys):
                       ("[[instance]]\nname='a'\nnetwork='random:2-2-1:0'\n", "'domain'"),
                       ("[[instance]]\nname='a b'\nnetwork='random:2-2-1:0'\ndomain='box:0:1'\n",
                        "name must match"),
+                      ("[[instance]]\nname='a'\nnetwork='random:2-2-1:0'\ndomain='box:0:1'\n"
+                       "output='0'\noutput_norm='linf'\n", "not both"),
+                      ("[[instance]]\nname='a'\nnetwork='trained:2-2-2:0:10:l3'\n"
+                       "domain='box:0:1'\n", "regularizer one of"),
                       ("name = [\n", "not valid TOML")]:
         bad.write_text(text)
         with pytest.raises(LipcError, match=msg):
             load_manifest(bad)
+    bad.write_text("[defaults]\ndomain='box:0:1'\noutput='0-1'\n[[instance]]\nname='a'\n"
+                   "network='random:2-2-2:0'\noutput_norm='margin'\n")
+    inst = load_manifest(bad).instances[0]       # an instance's output_norm beats a default output
+    assert (inst.output, inst.output_norm) == (None, "margin")
+    assert main(["bench", "build", str(bad), "-o", str(tmp_path / "z"), "--workers", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
+    bad.write_text("name = [\n")
     assert main(["bench", "build", str(bad), "-o", str(tmp_path / "z")]) == 2
     assert "bad manifest" in capsys.readouterr().err

@@ -210,6 +210,9 @@ def load_manifest(path: str | Path) -> Manifest:
         if not isinstance(entry, dict):
             raise _err(path, f"instance {i} is not a table")
         e = {**defaults, **entry}
+        for mine, other in (("output", "output_norm"), ("output_norm", "output")):
+            if mine in entry and other not in entry:    # the instance's choice beats a default
+                e.pop(other, None)
         where = f"instance {i} ({e.get('name', '?')})"
         if set(e) - _KEYS:
             raise _err(path, f"{where}: unknown keys {sorted(set(e) - _KEYS)}")
