@@ -374,6 +374,13 @@ def _estimate(ctx, method: str) -> EstimateResult:
                           ctx.domain.description, details)
 
 
+def check_question(net: Network | str | Path, domain: Domain | str, output: str | None = None,
+                   input_norm: str = "linf", output_norm: str | None = None) -> None:
+    """Raise the LipcError of a malformed question (domain, output, norms) about ``net`` without
+    compiling or solving anything: batch runs (lipc track) check once before fanning out."""
+    _context(net, domain, output, input_norm, output_norm, 1, 0, None, None).query
+
+
 def estimate(net: Network | str | Path, domain: Domain | str, method: str,
              output: str | None = None, input_norm: str = "linf",
              output_norm: str | None = None, samples: int = 1000, seed: int = 0,

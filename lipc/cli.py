@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from . import api
+from .argtypes import nonnegative_int, positive_float, positive_int
 from .solvers import SolveOptions
 from .compiler import BOUND_METHODS, CompileOptions
 from .errors import LipcError
@@ -202,8 +203,9 @@ def parser() -> argparse.ArgumentParser:
         if name in ("estimate", "compare"):
             estimators_cli.add_flags(p, name)
         if name == "solve":
-            p.add_argument("--time-limit", "-t", type=float, default=None, help="seconds")
-            p.add_argument("--threads", type=int, default=1)
+            p.add_argument("--time-limit", "-t", type=positive_float, default=None,
+                           help="seconds")
+            p.add_argument("--threads", type=positive_int, default=1)
             p.add_argument("--gap", type=float, default=1e-7,
                            help="relative MIP gap at which to stop (default 1e-7)")
             p.add_argument("--gap-abs", type=float, default=1e-9,
@@ -219,7 +221,7 @@ def parser() -> argparse.ArgumentParser:
                            help="primal feasibility tolerance (default 1e-9)")
             p.add_argument("--int-tol", type=float, default=1e-9,
                            help="integrality tolerance (default 1e-9)")
-            p.add_argument("--seed", type=int, default=0, help="solver random seed")
+            p.add_argument("--seed", type=nonnegative_int, default=0, help="solver random seed")
             p.add_argument("--no-retry", action="store_true",
                            help="on an impossible infeasible/unbounded answer, fail at once "
                                 "instead of retrying with other tolerances and solvers")

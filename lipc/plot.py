@@ -79,6 +79,17 @@ def draw_track(ax, rows: list[dict], title: str | None = None, ylabel: str | Non
     ax.legend(fontsize="small")
 
 
+def check_destination(path: str | Path) -> None:
+    """Refuse an image path lipc cannot write before any work: an unknown format, a missing
+    folder, or no matplotlib."""
+    p = Path(path)
+    if p.suffix.lower() not in FORMATS or not p.stem:
+        raise LipcError(f"cannot tell the image format of {path}: use {', '.join(FORMATS)}")
+    if not p.resolve().parent.is_dir():
+        raise LipcError(f"cannot write {path}: folder {p.resolve().parent} does not exist")
+    _pyplot()
+
+
 def save_figure(fig, path: str | Path) -> None:
     """Write a figure atomically in the format of the path's suffix (.png, .svg, .pdf)."""
     suffix = Path(path).suffix.lower()
@@ -95,8 +106,7 @@ def save_figure(fig, path: str | Path) -> None:
 def plot_track(rows: list[dict], path: str | Path, title: str | None = None,
                ylabel: str | None = None) -> None:
     """One panel: value against training step, a line per series and method."""
-    if Path(path).suffix.lower() not in FORMATS:          # before any work
-        raise LipcError(f"cannot tell the image format of {path}: use {', '.join(FORMATS)}")
+    check_destination(path)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     try:

@@ -34,6 +34,7 @@ from typing import TextIO
 from .bench.manifest import read_toml
 from .emit import atomic_write
 from .errors import LipcError
+from .fingerprint import fingerprint
 from .workers import Parallelism, Progress, run_jobs
 
 CSV_FIELDS = ["series", "step", "checkpoint", "method", "guarantee", "value", "status", "lower",
@@ -94,6 +95,9 @@ def _from_manifest(path: Path) -> list[Checkpoint]:
             raise LipcError(f"bad checkpoint manifest {path}: checkpoint {i} needs a 'path' "
                             "string and may have 'step' (an integer) and 'series'")
         p = (path.parent / e["path"]).resolve()
+        if not p.is_file():
+            raise LipcError(f"checkpoint manifest {path}: checkpoint {i}: "
+                            f"{p} {'is a folder' if p.is_dir() else 'not found'}")
         step = e.get("step", None)
         if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
             raise LipcError(f"bad checkpoint manifest {path}: checkpoint {i}: step must be an "
@@ -112,6 +116,18 @@ def _files_of(item: str) -> list[Path]:
     return [p] if p.is_file() else []
 
 
+def _distinct_series(found: list[Checkpoint]) -> list[Checkpoint]:
+    """Two different folders with the same name (a/run, b/run) are two runs: name such series by
+    their whole folder path instead of the folder name."""
+    folders: dict[str, set[str]] = {}
+    for c in found:
+        if Path(c.path).parent.name == c.series:
+            folders.setdefault(c.series, set()).add(str(Path(c.path).parent))
+    clash = {name for name, dirs in folders.items() if len(dirs) > 1}
+    return [Checkpoint(c.path, c.step, str(Path(c.path).parent))
+            if c.series in clash and Path(c.path).parent.name == c.series else c for c in found]
+
+
 def discover(items: list[str]) -> list[Checkpoint]:
     """The checkpoints named by files, folders, globs and manifests, ordered by series (first
     appearance) and step.  Missing files, unknown steps and a step used twice in one series are
@@ -126,10 +142,7 @@ def discover(items: list[str]) -> list[Checkpoint]:
             raise LipcError(f"no ONNX checkpoint matches {item!r}")
         found += [Checkpoint(str(f.resolve()), _step_of(f), f.resolve().parent.name)
                   for f in files]
-    for c in found:
-        if not Path(c.path).is_file():
-            raise LipcError(f"checkpoint {c.path} not found")
-    unique = list(dict.fromkeys(found))
+    unique = _distinct_series(list(dict.fromkeys(found)))
     seen: dict[tuple[str, int], str] = {}
     for c in unique:
         other = seen.setdefault((c.series, c.step), c.path)
@@ -171,15 +184,30 @@ def track_one(ckpt: Checkpoint, method: str, q: Question) -> dict:
 
 
 def _key(ckpt: Checkpoint, method: str, q: Question) -> str:
-    digest = hashlib.sha256(Path(ckpt.path).read_bytes())
-    digest.update(json.dumps([method, ckpt.series, ckpt.step, asdict(q)], sort_keys=True,
-                             default=str).encode())
-    return digest.hexdigest()[:20]
+    """The row's inputs: method, question (with the contents of the files it names) and the
+    checkpoint's bytes."""
+    return fingerprint(dict(asdict(q), method=method, series=ckpt.series, step=ckpt.step),
+                       files=(ckpt.path,))
 
 
 def _row_file(out: Path, ckpt: Checkpoint, method: str) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", ckpt.series)
-    return out / "rows" / f"{safe}__{ckpt.step}__{method}.json"
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", ckpt.series)[-40:]
+    tag = hashlib.sha256(ckpt.series.encode()).hexdigest()[:6]     # "a b" and "a_b" differ
+    return out / "rows" / f"{safe}-{tag}__{ckpt.step}__{method}.json"
+
+
+def check_question(ckpt: Checkpoint, q: Question, methods: list[str]) -> None:
+    """Raise the LipcError of a mistake every checkpoint would share (the domain, the output,
+    a norm, the output node, the solver), once and before any work, instead of an error row
+    per checkpoint and method."""
+    from . import api
+    from .solvers import get
+    from .solvers.run import race_names
+    net = api.load(ckpt.path, output_node=q.output_node)
+    api.check_question(net, q.domain, q.output, q.input_norm, q.output_norm)
+    if {"lipmip", "liplp"} & set(methods):
+        choice = q.solver.strip().lower()
+        race_names(choice) if choice.startswith("race") else get(choice)
 
 
 def _cell(v) -> str:
@@ -193,10 +221,14 @@ def track(checkpoints: list[Checkpoint], question: Question, methods: list[str],
           progress: TextIO | None = None) -> TrackReport:
     """Run every (checkpoint, method) job not finished by an earlier run into ``out_dir``."""
     from .estimators import ESTIMATORS
+    methods = list(dict.fromkeys(methods))
     unknown = [m for m in methods if m not in ESTIMATORS]
     if unknown or not methods:
         raise LipcError(f"unknown method {', '.join(unknown) or '(none)'}; choose from "
                         f"{', '.join(ESTIMATORS)}")
+    if not checkpoints:
+        raise LipcError("no checkpoints to track")
+    check_question(checkpoints[0], question, methods)
     out = Path(out_dir)
     try:
         (out / "rows").mkdir(parents=True, exist_ok=True)
@@ -214,7 +246,7 @@ def track(checkpoints: list[Checkpoint], question: Question, methods: list[str],
                 row = json.loads(_row_file(out, c, m).read_text())
             except (OSError, ValueError):
                 row = None
-            if row is not None and row.get("key") == key:
+            if row is not None and row.get("key") == key and row.get("status") != "error":
                 done[(c, m)] = row
                 report.reused += 1
             else:

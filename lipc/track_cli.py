@@ -7,7 +7,6 @@ import json
 import sys
 
 from .bench import add_parallel_flags, parallelism
-from .errors import LipcError
 
 HELP = ("Lipschitz constants through training: every checkpoint with LipMIP and estimators, "
         "as CSV/JSON and a plot (the LipMIP paper's Figure 1)")
@@ -40,13 +39,10 @@ def _fmt(v) -> str:
 
 
 def cmd_track(args) -> int:
-    from .plot import FORMATS
+    from .plot import check_destination
     from .track import Question, discover, track
-    if args.plot is not None and not args.plot.lower().endswith(FORMATS):
-        raise LipcError(f"--plot {args.plot}: use a .png, .svg or .pdf file")
     if args.plot is not None:
-        from .plot import _pyplot
-        _pyplot()                          # a missing matplotlib is reported before any solve
+        check_destination(args.plot)       # before any solve: format, folder, matplotlib
     methods = [m.strip().lower() for m in args.methods.split(",") if m.strip()]
     q = Question(domain=args.domain, output=args.output, input_norm=args.input_norm,
                  output_norm=args.output_norm, output_node=args.output_node,

@@ -1,6 +1,7 @@
 """lipc bench (issue 7): a small MIP library built, re-solved by HiGHS and CBC, rebuilt
 byte-identically, resumed after a real interrupt, and built with two workers and on a local Dask
 cluster with identical files."""
+import json
 import os
 import signal
 import subprocess
@@ -172,6 +173,37 @@ def test_interrupted_build_resumes(built, tmp_path):
     assert _library(lib) == _library(tmp / "a")
 
 
+def test_resume_redoes_what_changed(built, tmp_path):
+    """A changed network file is rebuilt (the key hashes its bytes, not its path); a record
+    without a proved optimum is re-solved under another time limit; an instance dropped from
+    the manifest leaves nothing behind; another library's folder is refused."""
+    tmp, man, _ = built
+    import shutil
+    lib, net = tmp_path / "lib", tmp_path / "net.onnx"
+    shutil.copy(EXAMPLES / "toy_2_8_8_1.onnx", net)
+    m = tmp_path / "m.toml"
+    m.write_text(f'name = "m"\n[[instance]]\nname = "a"\nnetwork = "{net}"\n'
+                 f'domain = "box:0:1"\n[[instance]]\nname = "b"\n'
+                 f'network = "random:3-6-6-1:1"\ndomain = "box:0:1"\n')
+    first = build(m, lib, time_limit=30)
+    assert first.built == ["a", "b"]
+    shutil.copy(EXAMPLES / "toy_2_8_8_1_dynbatch.onnx", net)     # same weights, other bytes
+    assert build(m, lib, time_limit=30).built == ["a"]
+    rec = json.loads((lib / "results" / "b.json").read_text())
+    rec.update(solu="unkn", file_value=None)                     # as if stopped by a limit
+    (lib / "results" / "b.json").write_text(json.dumps(rec))
+    assert build(m, lib, time_limit=30).built == []             # same settings: kept
+    assert build(m, lib, time_limit=40).built == ["b"]          # a longer limit: solved again
+    m.write_text(m.read_text().split("[[instance]]\nname = \"b\"")[0])
+    build(m, lib, time_limit=40)
+    assert sorted(p.name for p in (lib / "instances").iterdir()) == ["a.mps.gz"]
+    assert not (lib / "networks" / "random_3-6-6-1_s1.onnx").exists()
+    assert read_solu(lib / "m.solu").keys() == {"a"}
+    m.write_text(m.read_text().replace('name = "m"', 'name = "other"'))
+    with pytest.raises(LipcError, match="holds another library"):
+        build(m, lib)
+
+
 def test_stale_temp_file_of_a_killed_run_is_removed(built, tmp_path):
     tmp, man, _ = built
     import shutil
@@ -226,8 +258,10 @@ def test_mismatch_fails_and_bad_manifests(built, tmp_path, capsys):
                    "network='random:2-2-2:0'\noutput_norm='margin'\n")
     inst = load_manifest(bad).instances[0]       # an instance's output_norm beats a default output
     assert (inst.output, inst.output_norm) == (None, "margin")
-    assert main(["bench", "build", str(bad), "-o", str(tmp_path / "z"), "--workers", "0"]) == 2
-    assert "at least 1" in capsys.readouterr().err
+    for flag, value in (("--workers", "0"), ("-t", "-1"), ("--easy-seconds", "nan")):
+        with pytest.raises(SystemExit) as exc:
+            main(["bench", "build", str(bad), "-o", str(tmp_path / "z"), flag, value])
+        assert exc.value.code == 2 and "must be" in capsys.readouterr().err
     bad.write_text("name = [\n")
     assert main(["bench", "build", str(bad), "-o", str(tmp_path / "z")]) == 2
     assert "bad manifest" in capsys.readouterr().err

@@ -161,13 +161,54 @@ def test_discovery_orders_by_step_and_series(tmp_path):
                    f'path = "{a[1]}"\nstep = 1\n')
     with pytest.raises(LipcError, match="step 1 of series"):
         discover([str(man)])
+    man.write_text('[[checkpoint]]\npath = "gone.onnx"\n')
+    with pytest.raises(LipcError, match="not found"):
+        discover([str(man)])
+    (tmp_path / "x").mkdir()                 # x/none and none: two runs with one folder name
+    (tmp_path / "x" / "none").mkdir()
+    (tmp_path / "x" / "none" / "epoch_5.onnx").write_bytes(a[0].read_bytes())
+    got = discover([str(tmp_path / "none"), str(tmp_path / "x" / "none")])
+    assert len({c.series for c in got}) == 2 and len(got) == len(STEPS) + 1
 
 
-def test_method_errors(run, tmp_path, capsys):
+def test_question_errors_once_and_error_rows_are_retried(run, tmp_path, capsys, monkeypatch):
     tmp, paths, q, _ = run
+    ck = [Checkpoint(str(p), s, "s") for p, s in zip(paths, STEPS)]
     with pytest.raises(LipcError, match="unknown method bogus"):
-        track([Checkpoint(str(paths[0]), 1, "s")], q, ["bogus"], tmp_path / "o")
-    bad = Question(domain="box:0:1", output="7")          # no output 7: a row says why
-    rep = track([Checkpoint(str(paths[0]), 1, "s")], bad, ["fastlip"], tmp_path / "o",
-                Parallelism(workers=1))
-    assert rep.rows[0]["status"] == "error" and rep.rows[0]["message"]
+        track(ck, q, ["bogus"], tmp_path / "o")
+    for bad, msg in [(Question(domain="box:0:1"), "output"),            # 2 outputs: which?
+                     (Question(domain="box:0:1:2", output="0"), "domain"),
+                     (Question(domain="box:0:1", output="0", input_norm="l3"), "norm"),
+                     (Question(domain="box:0:1", output="0", solver="nope"), "solver")]:
+        with pytest.raises(LipcError, match=msg):
+            track(ck, bad, ["lipmip", "fastlip"], tmp_path / "o")
+    assert main(["track", str(tmp / "plain"), "-d", "box:0:1", "-o", str(tmp_path / "c")]) == 2
+    assert capsys.readouterr().err.count("lipc: error:") == 1
+    real = api.estimate
+
+    def flaky(net, domain, method, *a, **k):            # one method fails on every checkpoint
+        if method == "fastlip":
+            raise LipcError("fastlip: something missing")
+        return real(net, domain, method, *a, **k)
+    monkeypatch.setattr(api, "estimate", flaky)
+    rep = track(ck, q, ["fastlip", "naiveub", "naiveub"], tmp_path / "o")
+    assert [r["method"] for r in rep.rows] == ["fastlip", "naiveub"] * len(STEPS)
+    assert all(r["status"] == "error" and "missing" in r["message"]
+               for r in rep.rows if r["method"] == "fastlip")
+    monkeypatch.setattr(api, "estimate", real)
+    again = track(ck, q, ["fastlip", "naiveub"], tmp_path / "o")
+    assert again.computed == len(STEPS) and again.reused == len(STEPS)
+    assert all(r["status"] == "ok" for r in again.rows)
+
+
+def test_resume_notices_a_changed_domain_file(run, tmp_path):
+    tmp, paths, _, _ = run
+    ck = [Checkpoint(str(paths[-1]), STEPS[-1], "s")]
+    np.save(tmp_path / "hi.npy", np.ones(3))
+    q = Question(domain=f"box:0:{tmp_path / 'hi.npy'}", output="0-1")
+    first = track(ck, q, ["fastlip"], tmp_path / "o").rows[0]["value"]
+    np.save(tmp_path / "hi.npy", np.full(3, 0.1))
+    rep = track(ck, q, ["fastlip"], tmp_path / "o")
+    assert rep.computed == 1 and rep.rows[0]["value"] != first
+    assert rep.rows[0]["value"] == api.estimate(str(paths[-1]), q.domain, "fastlip",
+                                                output="0-1").value

@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 
+from ..argtypes import nonnegative_float, positive_float, positive_int
 from ..workers import Parallelism
 
 HELP = "build a MIPLIB-style benchmark library from a manifest, or re-solve one"
@@ -23,22 +24,23 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     b.add_argument("manifest", help="TOML manifest")
     b.add_argument("-o", "--out", required=True, help="library directory")
     add_parallel_flags(b)
-    b.add_argument("--time-limit", "-t", type=float, default=60.0,
+    b.add_argument("--time-limit", "-t", type=positive_float, default=60.0,
                    help="seconds per instance solve (default 60)")
     b.add_argument("--solver", "-s", default="auto", help="solver for the reference solutions")
-    b.add_argument("--easy-seconds", type=float, default=60.0,
+    b.add_argument("--easy-seconds", type=nonnegative_float, default=60.0,
                    help="solved within this many seconds: easy, else hard (default 60)")
     b.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
     s = sub.add_parser("solve", help="re-solve a library and check it against its .solu file")
     s.add_argument("lib", help="library directory")
     s.add_argument("--solver", "-s", default="highs", choices=["highs", "cbc"])
-    s.add_argument("--time-limit", "-t", type=float, default=None, help="seconds per instance")
+    s.add_argument("--time-limit", "-t", type=positive_float, default=None,
+                   help="seconds per instance")
     s.add_argument("--json", action="store_true")
 
 
 def add_parallel_flags(p: argparse.ArgumentParser) -> None:
     """--workers / --scheduler, shared with ``lipc track``."""
-    p.add_argument("--workers", "-j", type=int, default=1,
+    p.add_argument("--workers", "-j", type=positive_int, default=1,
                    help="local worker processes (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="run the jobs on a Dask cluster, e.g. tcp://host:8786 (needs the "
@@ -63,7 +65,8 @@ def cmd_bench(args) -> int:
         if not args.quiet:
             for r in rep.results:
                 tag = "skipped" if r["name"] in rep.skipped else "built"
-                print(f"{r['name']:24} {tag:8} ={r['solu']}= {r['file_value']} "
+                value = "" if r["file_value"] is None else f" {r['file_value']!r}"
+                print(f"{r['name']:24} {tag:8} ={r['solu']}={value} "
                       f"({r['status']}, {r['binaries']} binaries)")
             print(f"library {rep.library} in {rep.out_dir}: {len(rep.built)} built, "
                   f"{len(rep.skipped)} skipped")

@@ -80,12 +80,6 @@ def _read_result(path: Path) -> dict | None:
         return None
 
 
-def _network_path(inst: Instance, out: Path) -> str:
-    if inst.network.startswith("random:"):
-        return str(out / "networks" / random_file_name(inst.network))
-    return inst.network
-
-
 def _classify(status: str, seconds: float, easy_seconds: float) -> str:
     """MIPLIB style: easy (solved quickly), hard (solved, slowly), open (not solved)."""
     if status != "optimal":
@@ -141,7 +135,15 @@ def _exact_check(mps: bytes, mip, x) -> dict:
 def build_one(inst: Instance, time_limit: float | None, solver: str,
               easy_seconds: float) -> dict:
     """Compile and solve one instance (in a worker); returns its record and the instance file's
-    bytes, which the driver writes."""
+    bytes, which the driver writes.  An error names the instance."""
+    try:
+        return _build_one(inst, time_limit, solver, easy_seconds)
+    except LipcError as e:
+        raise LipcError(f"instance {inst.name}: {e}") from None
+
+
+def _build_one(inst: Instance, time_limit: float | None, solver: str,
+               easy_seconds: float) -> dict:
     from .. import api
     from ..compiler import CompileOptions
     from ..emit import WRITERS
@@ -183,6 +185,7 @@ def build_one(inst: Instance, time_limit: float | None, solver: str,
                   status=_classify(res.status, res.seconds, easy_seconds), solu=solu,
                   file_value=file_value, value=res.value, lower=res.lower, upper=res.upper,
                   solver_status=res.status, solver=res.solver, seconds=res.seconds,
+                  solve_settings=dict(time_limit=time_limit, solver=solver),
                   tags=_tags(inst, ranges, float(s["max_big_m"]),
                              check["check_feasible"] is not False), **check,
                   sha256=hashlib.sha256(mps).hexdigest())
@@ -199,11 +202,15 @@ def _store(out: Path, result: dict) -> dict:
     return rec
 
 
-def _finished(inst: Instance, out: Path) -> dict | None:
-    """The record of an instance finished by an earlier run of the same manifest entry."""
+def _finished(inst: Instance, out: Path, settings: dict) -> dict | None:
+    """The record of an instance finished by an earlier run of the same manifest entry (same
+    network and files); one without a proved optimum only if it was solved the same way (a
+    longer time limit or another solver may now solve it)."""
     mps = out / "instances" / f"{inst.name}.mps.gz"
     rec = _read_result(out / "results" / f"{inst.name}.json")
     if rec is None or rec.get("key") != inst.key() or not mps.is_file():
+        return None
+    if rec.get("solu") != "opt" and rec.get("solve_settings") != settings:
         return None
     return rec if hashlib.sha256(mps.read_bytes()).hexdigest() == rec.get("sha256") else None
 
@@ -216,7 +223,14 @@ def _solu_line(rec: dict) -> str:
 
 def _prepare(m: Manifest, out: Path) -> None:
     """Create the library folders, drop temp files an interrupted run left, and write the
-    generated networks (so the library is self-contained)."""
+    generated networks (so the library is self-contained).  A folder holding another library
+    is refused: mixing two would leave two .solu files."""
+    others = [p.name for p in out.glob("*.solu") if p.stem != m.name]
+    if others:
+        raise LipcError(f"{out} holds another library ({', '.join(others)}); build "
+                        f"{m.name!r} in a new folder")
+    if out.exists() and not out.is_dir():
+        raise LipcError(f"cannot build the library in {out}: it is a file")
     try:
         for sub in ("instances", "results", "networks"):
             (out / sub).mkdir(parents=True, exist_ok=True)
@@ -246,8 +260,9 @@ def build(manifest: Manifest | str | Path, out_dir: str | Path,
     report = BuildReport(m.name, str(out))
     records: dict[str, dict] = {}
     todo = []
+    settings = dict(time_limit=time_limit, solver=solver)
     for inst in m.instances:
-        rec = _finished(inst, out)
+        rec = _finished(inst, out, settings)
         if rec is not None:
             records[inst.name] = rec
             report.skipped.append(inst.name)
@@ -259,8 +274,22 @@ def build(manifest: Manifest | str | Path, out_dir: str | Path,
         records[name] = _store(out, result)
     report.built = [i.name for i in todo]
     report.results = [records[i.name] for i in m.instances]
+    _prune(m, out)
     _write_summary(m, out, report.results)
     return report
+
+
+def _prune(m: Manifest, out: Path) -> None:
+    """Remove instances, records and networks an earlier version of the manifest made, so the
+    library holds exactly what its .solu lists."""
+    names = {i.name for i in m.instances}
+    nets = {generated_file_name(i.network) for i in m.instances if is_generated(i.network)}
+    for sub, keep, suffix in (("instances", names, ".mps.gz"), ("results", names, ".json"),
+                              ("networks", nets, "")):
+        for f in (out / sub).iterdir():
+            stem = f.name[:-len(suffix)] if suffix and f.name.endswith(suffix) else f.name
+            if stem not in keep:
+                f.unlink()
 
 
 def _write_summary(m: Manifest, out: Path, records: list[dict]) -> None:
@@ -284,5 +313,8 @@ def read_solu(path: str | Path) -> dict[str, tuple[str, float | None]]:
         if len(parts) not in (2, 3) or not (parts[0].startswith("=") and parts[0].endswith("=")):
             raise LipcError(f"{path}:{n}: not a .solu line: {line!r}")
         kind = parts[0].strip("=")
-        table[parts[1]] = (kind, float(parts[2]) if len(parts) == 3 else None)
+        try:
+            table[parts[1]] = (kind, float(parts[2]) if len(parts) == 3 else None)
+        except ValueError:
+            raise LipcError(f"{path}:{n}: not a .solu line: {line!r}") from None
     return table

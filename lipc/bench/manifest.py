@@ -22,8 +22,6 @@ self-contained; the table GENERATORS maps a family to its parser, bytes and file
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import tomllib
 from dataclasses import asdict, dataclass
@@ -51,8 +49,10 @@ class Instance:
     passes: bool = True
 
     def key(self) -> str:
-        """A digest of what determines the instance file (for resume)."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        """A digest of what determines the instance file (for resume): the entry and the
+        contents of the network and of every file its specs name."""
+        from ..fingerprint import fingerprint
+        return fingerprint(asdict(self))
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def parse_trained(spec: str) -> tuple[list[int], int, int, str, float]:
         raise LipcError(f"bad generator {spec!r}: expected "
                         "trained:SIZES:SEED[:EPOCHS[:REGULARIZER[:STRENGTH]]], e.g. "
                         "trained:10-20-30-20-2:1:600:l2:0.001") from None
-    if reg not in REGULARIZERS or epochs < 0 or not strength >= 0 or sizes[-1] < 2:
+    if reg not in REGULARIZERS or epochs < 0 or not 0 <= strength < float("inf") or sizes[-1] < 2:
         raise LipcError(f"bad generator {spec!r}: regularizer one of {', '.join(REGULARIZERS)}, "
                         "epochs and strength >= 0, at least 2 outputs (classes)")
     return sizes, seed, epochs, reg, strength

@@ -33,15 +33,16 @@ class ResolveReport:
 
 def _highs(path: Path, time_limit):
     import highspy as hs
-    h = hs.Highs()
-    h.setOptionValue("output_flag", False)
+
+    from ..solvers.highs import quiet_highs
+    h = quiet_highs()                    # no banner on stdout (bench solve --json)
     for k, v in (("mip_rel_gap", 1e-9), ("mip_abs_gap", 1e-10), ("threads", 1),
                  ("mip_feasibility_tolerance", 1e-9), ("primal_feasibility_tolerance", 1e-9)):
         h.setOptionValue(k, v)
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
     if h.readModel(str(path)) != hs.HighsStatus.kOk:
-        raise LipcError(f"HiGHS cannot read {path}")
+        return "unreadable", None
     h.run()
     st = h.getModelStatus()
     if st == hs.HighsModelStatus.kOptimal:
@@ -56,9 +57,12 @@ def _cbc(path: Path, time_limit):
     import mip
     with tempfile.TemporaryDirectory() as tmp:       # python-mip reads plain .mps reliably
         plain = Path(tmp) / (path.name[:-3] if path.name.endswith(".gz") else path.name)
-        with gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb") as src, \
-                open(plain, "wb") as dst:
-            shutil.copyfileobj(src, dst)
+        try:
+            with gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb") \
+                    as src, open(plain, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        except (OSError, EOFError):          # a corrupt or cut-off .gz
+            return "unreadable", None
         m = mip.Model(solver_name="CBC")
         m.verbose = 0
         m.read(str(plain))
@@ -101,7 +105,9 @@ def resolve(lib_dir: str | Path, solver: str = "highs",
         t0 = time.perf_counter()
         got_kind, got = run(path, time_limit)
         seconds = time.perf_counter() - t0
-        if kind == "opt":
+        if got_kind == "unreadable":
+            ok = False
+        elif kind == "opt":
             ok = got_kind == "opt" and _agree(got, ref)
         elif kind == "best":        # a minimisation: the true optimum is at most the best value
             ok = got_kind == "opt" and got <= ref + TOLERANCE * max(1.0, abs(ref))

@@ -7,6 +7,7 @@ import json
 import sys
 
 from .. import api
+from ..argtypes import nonnegative_int, positive_float, positive_int
 from ..compiler import CompileOptions
 from ..solvers import SolveOptions
 from . import ESTIMATORS
@@ -27,9 +28,9 @@ def add_flags(p: argparse.ArgumentParser, name: str) -> None:
 
 def method_flags(p: argparse.ArgumentParser) -> None:
     """Options of the estimators themselves (shared with lipc track)."""
-    p.add_argument("--samples", type=int, default=1000, help="randomlb: random points (1000)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (randomlb, solver)")
-    p.add_argument("--time-limit", "-t", type=float, default=None,
+    p.add_argument("--samples", type=positive_int, default=1000, help="randomlb: random points (1000)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (randomlb, solver)")
+    p.add_argument("--time-limit", "-t", type=positive_float, default=None,
                    help="seconds per MIP/LP solve (lipmip, liplp)")
     p.add_argument("--solver", "-s", default="auto", metavar="NAME",
                    help="MIP/LP solver for lipmip and liplp (as for lipc solve)")
