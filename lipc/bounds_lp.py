@@ -68,6 +68,7 @@ class IncrementalLP:
         self._done_constraints: set[int] = set()
         self.cost_col = -1
         self.solves = 0
+        self.broken = False       # HiGHS refused part of the model (e.g. |values| >= 1e15)
 
     # ---------------------------------------------------------------- building
     def lower(self, name: str) -> None:
@@ -87,8 +88,9 @@ class IncrementalLP:
             integ = np.concatenate(b.integer[self._chunks_cols:])
             self._chunks_cols = len(b.lb)
             n = lb.size
-            self.h.addCols(n, np.zeros(n), lb, ub, 0, np.zeros(0, np.int32),
-                           np.zeros(0, np.int32), np.zeros(0))
+            st = self.h.addCols(n, np.zeros(n), lb, ub, 0, np.zeros(0, np.int32),
+                                np.zeros(0, np.int32), np.zeros(0))
+            self.broken |= st == self.hs.HighsStatus.kError
             self.lb, self.ub = np.concatenate([self.lb, lb]), np.concatenate([self.ub, ub])
             self.integer = np.concatenate([self.integer, integ])
         if len(b.row_ptr) > self._chunks_rows:
@@ -100,7 +102,8 @@ class IncrementalLP:
             self._chunks_rows = len(b.row_ptr)
             m = counts.size
             starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int32)
-            self.h.addRows(m, lo, hi, idx.size, starts, idx.astype(np.int32), val)
+            st = self.h.addRows(m, lo, hi, idx.size, starts, idx.astype(np.int32), val)
+            self.broken |= st == self.hs.HighsStatus.kError
             r0 = self.rows_lo.size
             self.A_r = np.concatenate([self.A_r, r0 + np.repeat(np.arange(m), counts)])
             self.A_c = np.concatenate([self.A_c, idx])
@@ -122,13 +125,18 @@ class IncrementalLP:
         self.cost_col = col
 
     def lp_lower(self, col: int, sign: float) -> float:
-        """A verified lower bound of sign * x[col] over the LP (-inf when the solve fails)."""
+        """A verified lower bound of sign * x[col] over the LP (-inf when the solve fails, or
+        when HiGHS did not take the whole model: its duals would not match our rows)."""
+        if self.broken:
+            return -np.inf
         self._set_objective(col, sign)
         self.h.run()
         self.solves += 1
         if self.h.getModelStatus() != self.hs.HighsModelStatus.kOptimal:
             return -np.inf
         y = np.asarray(self.h.getSolution().row_dual, dtype=np.float64)
+        if y.size != self.rows_lo.size:
+            return -np.inf
         return self._dual_bound(col, sign, y)
 
     def _dual_bound(self, col: int, sign: float, y: np.ndarray) -> float:

@@ -112,6 +112,11 @@ class _Builder:
                 self.min_big_m = min(self.min_big_m, float(nz.min()))
 
 
+# HiGHS refuses matrix values >= 1e15 and CBC/SCIP lose all precision long before: a big-M this
+# large comes from an absurd domain (box:0:1e300) and gets a clear error, not a solver failure
+MAX_BIG_M = 1e15
+
+
 # ---------------------------------------------------------------------- rules
 
 def _lower_input(b: _Builder, name: str, op: Input) -> Values:
@@ -357,6 +362,9 @@ def lower(graph: IRGraph, objective: str, name: str = "lipc", formulation: str =
     )
     if np.any(~np.isfinite(mip.data)) or np.any(np.isnan(mip.lb)) or np.any(np.isnan(mip.ub)):
         raise NumericError("lowering produced a non-finite coefficient or bound")
+    if b.max_big_m >= MAX_BIG_M:
+        raise NumericError(f"a big-M constant of {b.max_big_m:.3g} is beyond what MIP solvers "
+                           f"accept ({MAX_BIG_M:g}): the domain or the weights are too large")
     mip.meta.update(binaries=int(mip.integer.sum()), dropped_tiny_coefficients=b.dropped_tiny,
                     max_big_m=b.max_big_m,
                     min_big_m=b.min_big_m if b.min_big_m <= b.max_big_m else 0.0)

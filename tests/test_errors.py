@@ -64,6 +64,7 @@ def test_nan_weight(tmp_path, capsys):
     ("polytope:A.npy", "polytope:A.npy,b.npy"),
     ("polytope:nofile.npy,b.npy", "file not found"),
     ("box:missing.npy:1", "file not found"),
+    ("box:0:1e300", "beyond what MIP solvers accept"),
 ])
 def test_bad_domains(net, capsys, domain, needle):
     assert needle in run_error(capsys, ["solve", str(net), "--domain", domain, "--output", "0"])
