@@ -69,6 +69,8 @@ class IncrementalLP:
         self.cost_col = -1
         self.solves = 0
         self.broken = False       # HiGHS refused part of the model (e.g. |values| >= 1e15)
+        self.work = 0.0           # simplex iterations x LP rows, summed over the solves
+        self.work_budget = np.inf
 
     # ---------------------------------------------------------------- building
     def lower(self, name: str) -> None:
@@ -127,11 +129,12 @@ class IncrementalLP:
     def lp_lower(self, col: int, sign: float) -> float:
         """A verified lower bound of sign * x[col] over the LP (-inf when the solve fails, or
         when HiGHS did not take the whole model: its duals would not match our rows)."""
-        if self.broken:
+        if self.broken or self.work > self.work_budget:
             return -np.inf
         self._set_objective(col, sign)
         self.h.run()
         self.solves += 1
+        self.work += self.h.getInfo().simplex_iteration_count * max(1, self.rows_lo.size)
         if self.h.getModelStatus() != self.hs.HighsModelStatus.kOptimal:
             return -np.inf
         y = np.asarray(self.h.getSolution().row_dual, dtype=np.float64)
@@ -215,9 +218,13 @@ def _tighten_entries(lp: IncrementalLP, graph: IRGraph, name: str, idx: np.ndarr
     return idx, lo, hi
 
 
-def _lp_walk(graph: IRGraph, source: str = "lp") -> IncrementalLP:
+def _lp_walk(graph: IRGraph, source: str = "lp", work_budget: float = np.inf) -> IncrementalLP:
+    """Tighten every entry that matters in topological order; once ``work_budget`` (simplex
+    iterations x LP rows: a deterministic measure, so the same model always gets the same
+    bounds) is spent, the remaining entries keep their symbolic bounds."""
     keep = _keep(graph)
     lp = IncrementalLP(graph, keep)
+    lp.work_budget = work_budget
 
     def tighten(name, idx, order):
         # lower everything before ``name`` that is not lowered yet, then ``name`` itself
@@ -297,8 +304,11 @@ def infer_mip(graph: IRGraph, budget: float = MIP_BUDGET,
 
 
 # ``auto`` runs LP tightening only below this many weight nonzeros (forward + backward): above
-# it the per-entry LPs cost more than they save (measured: benchmarks/README.md)
+# it the per-entry LPs cost more than they save (measured: benchmarks/README.md) ...
 AUTO_LP_MAX_NNZ = 60_000
+# ... and stops after this much LP work (simplex iterations x rows; ~1e7 per second here): a
+# 10-20-30-20-2 net needs ~1.5e7, a 10-90x4-1 net would need 3e9 (500 s) for no binary saved
+AUTO_LP_WORK = 1e8
 
 
 def model_nnz(graph: IRGraph) -> int:
@@ -308,11 +318,11 @@ def model_nnz(graph: IRGraph) -> int:
 
 def infer_auto(graph: IRGraph) -> None:
     """The default: symbolic bounds, then LP tightening when HiGHS is installed and the model is
-    small enough for per-entry LPs to pay off (``AUTO_LP_MAX_NNZ``)."""
+    small enough for per-entry LPs to pay off (``AUTO_LP_MAX_NNZ``), within ``AUTO_LP_WORK``."""
     infer_symbolic(graph)
     try:
         _highs()
     except LipcError:
         return
     if model_nnz(graph) <= AUTO_LP_MAX_NNZ:
-        _lp_walk(graph)
+        _lp_walk(graph, work_budget=AUTO_LP_WORK)

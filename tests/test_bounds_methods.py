@@ -109,3 +109,21 @@ def test_missing_highspy_gives_a_clear_error_and_auto_falls_back(tmp_path, monke
         lipc.problem(net, dom, "0-1", "linf", CompileOptions(bounds="lp"))
     p = lipc.problem(net, dom, "0-1", "linf", CompileOptions(bounds="auto"))
     assert all(b.source in ("interval", "symbolic", "domain") for b in p.graph.bounds.values())
+
+
+def test_auto_lp_work_budget_is_deterministic_and_sound(tmp_path, monkeypatch):
+    """Past its work budget ``auto`` keeps the symbolic bounds of the remaining entries: sound,
+    between symbolic and full LP, and the same bytes on every compile (no wall clock)."""
+    from lipc import bounds_lp
+    from lipc.emit import to_text
+    net, dom, rng = make(15, tmp_path, sizes=[4, 16, 16, 16, 2], radius=1.0)
+    monkeypatch.setattr(bounds_lp, "AUTO_LP_WORK", 1e5)          # about half of what lp needs
+    p = _problem(net, dom, "linf", "auto")
+    assert_sound(p, rng)
+    texts = {to_text(lipc.api.compile(net, dom, "0-1", "linf",
+                                      compile_options=CompileOptions(bounds="auto"))[1].mip, "mps")
+             for _ in range(2)}
+    assert len(texts) == 1
+    n_bin = {b: lipc.api.compile(net, dom, "0-1", "linf", compile_options=CompileOptions(
+        bounds=b))[1].mip.meta["binaries"] for b in ("symbolic", "auto", "lp")}
+    assert n_bin["lp"] < n_bin["auto"] < n_bin["symbolic"]
