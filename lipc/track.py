@@ -26,6 +26,7 @@ import glob
 import hashlib
 import io
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -210,6 +211,13 @@ def check_question(ckpt: Checkpoint, q: Question, methods: list[str]) -> None:
         race_names(choice) if choice.startswith("race") else get(choice)
 
 
+def _shown(path: str) -> str:
+    """A checkpoint path as the tables show it: relative to the working folder when inside it
+    (results that travel with their checkpoints), else absolute."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
 def _cell(v) -> str:
     return "" if v is None else repr(float(v)) if isinstance(v, float) else str(v)
 
@@ -258,7 +266,7 @@ def track(checkpoints: list[Checkpoint], question: Question, methods: list[str],
         atomic_write(row_path, lambda fh, r=row: fh.write(json.dumps(r, indent=1).encode()))
         done[(c, row["method"])] = row
         report.computed += 1
-    report.rows = [{k: done[(c, m)].get(k) for k in CSV_FIELDS}
+    report.rows = [dict({k: done[(c, m)].get(k) for k in CSV_FIELDS}, checkpoint=_shown(c.path))
                    for c in checkpoints for m in methods]
     _write_tables(out, report.rows, question, methods)
     return report
