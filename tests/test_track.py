@@ -212,3 +212,16 @@ def test_resume_notices_a_changed_domain_file(run, tmp_path):
     assert rep.computed == 1 and rep.rows[0]["value"] != first
     assert rep.rows[0]["value"] == api.estimate(str(paths[-1]), q.domain, "fastlip",
                                                 output="0-1").value
+
+
+def test_dask_cluster_gives_the_same_rows(run, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    tmp, _, q, rep = run
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        got = track(discover([str(tmp / "plain")]), q, METHODS, tmp_path / "o",
+                    Parallelism(scheduler=cluster.scheduler_address))
+    assert got.computed == len(rep.rows)
+    for a, b in zip(got.rows, rep.rows):
+        assert (a["step"], a["method"], a["status"]) == (b["step"], b["method"], b["status"])
+        assert a["value"] == pytest.approx(b["value"], rel=1e-9, abs=1e-12)
