@@ -7,7 +7,8 @@ files: a worker that dies, or a cluster node without the library's file system, 
 partial file in the output, and the written bytes cannot depend on where a job ran.
 
 Back ends are a table (:data:`BACKENDS`): ``serial`` (in this process, for one worker: simplest
-tracebacks and no pickling), ``processes`` (``concurrent.futures``) and ``dask`` (a
+tracebacks and no pickling), ``processes`` (``multiprocessing.Pool``: completion order, and
+``terminate`` stops running solves at once on Ctrl-C) and ``dask`` (a
 ``distributed`` scheduler address, the ``cluster`` extra).  Each yields ``(name, result)`` as jobs
 finish; an interrupt cancels what has not started.
 """
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import multiprocessing
+import signal
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
@@ -95,14 +97,29 @@ def _serial(fn, jobs: Sequence[Job], par: Parallelism) -> Iterator[tuple[str, An
         yield name, fn(*args)
 
 
+def _call(job: tuple[Callable[..., Any], str, tuple]) -> tuple[str, Any]:
+    fn, name, args = job
+    return name, fn(*args)
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the driver, which terminates them (no traceback per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _processes(fn, jobs: Sequence[Job], par: Parallelism) -> Iterator[tuple[str, Any]]:
-    pool = ProcessPoolExecutor(max_workers=min(par.workers, len(jobs)))
+    pool = multiprocessing.Pool(processes=min(par.workers, len(jobs)), initializer=_ignore_sigint)
     try:
-        futures = {pool.submit(fn, *args): name for name, args in jobs}
-        for fut in as_completed(futures):
-            yield futures[fut], fut.result()
-    finally:                         # on an interrupt or an error: drop what has not started
-        pool.shutdown(wait=True, cancel_futures=True)
+        yield from pool.imap_unordered(_call, [(fn, name, args) for name, args in jobs])
+    except BaseException:
+        # an interrupt (or an error, or the caller closing the iterator): stop the workers now,
+        # in the middle of their solves; nothing of theirs is written
+        pool.terminate()
+        raise
+    else:
+        pool.close()
+    finally:
+        pool.join()
 
 
 def _dask(fn, jobs: Sequence[Job], par: Parallelism) -> Iterator[tuple[str, Any]]:
