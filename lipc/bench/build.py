@@ -30,6 +30,7 @@ import hashlib
 import io
 import json
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -124,12 +125,14 @@ def _exact_check(mps: bytes, mip, x) -> dict:
     """Re-check the solver's solution against the constraints of the instance *file*, in exact
     rational arithmetic (lipc.bench.exact_check); returns the record fields."""
     from .exact_check import check_file
+    t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "instance.mps.gz"
         path.write_bytes(mps)
         chk = check_file(path, dict(zip(mip.col_names, map(float, x))), tol=CHECK_TOLERANCE)
     return dict(check_feasible=chk.feasible, check_violation=chk.max_violation,
-                check_worst=chk.worst, check_objective=chk.objective)
+                check_worst=chk.worst, check_objective=chk.objective,
+                check_seconds=time.perf_counter() - t0)
 
 
 def build_one(inst: Instance, time_limit: float | None, solver: str,
@@ -161,7 +164,7 @@ def _build_one(inst: Instance, time_limit: float | None, solver: str,
     # the file minimises the negated objective (constant included): its values are -value
     inc = res.incumbent
     check = dict(check_feasible=None, check_violation=None, check_worst=None,
-                 check_objective=None)
+                 check_objective=None, check_seconds=None)
     if res.status == "optimal" and inc is not None:
         check = _exact_check(mps, low.mip, res.columns)
         agree = check["check_feasible"] and abs(check["check_objective"] + inc) <= \
