@@ -19,7 +19,8 @@ STYLE = {  # guarantee -> (marker, line style)
 FORMATS = (".png", ".svg", ".pdf")
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg back end, or a LipcError naming the extra to install."""
     try:
         import matplotlib
     except ImportError:
@@ -87,7 +88,7 @@ def check_destination(path: str | Path) -> None:
         raise LipcError(f"cannot tell the image format of {path}: use {', '.join(FORMATS)}")
     if not p.resolve().parent.is_dir():
         raise LipcError(f"cannot write {path}: folder {p.resolve().parent} does not exist")
-    _pyplot()
+    pyplot()
 
 
 def save_figure(fig, path: str | Path) -> None:
@@ -107,7 +108,7 @@ def plot_track(rows: list[dict], path: str | Path, title: str | None = None,
                ylabel: str | None = None) -> None:
     """One panel: value against training step, a line per series and method."""
     check_destination(path)
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     try:
         draw_track(ax, rows, title, ylabel)

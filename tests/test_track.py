@@ -225,3 +225,19 @@ def test_dask_cluster_gives_the_same_rows(run, tmp_path):
     for a, b in zip(got.rows, rep.rows):
         assert (a["step"], a["method"], a["status"]) == (b["step"], b["method"], b["status"])
         assert a["value"] == pytest.approx(b["value"], rel=1e-9, abs=1e-12)
+
+
+def test_figure1_example_is_reproducible(tmp_path, monkeypatch):
+    """The committed Figure 1 checkpoints come out of the seeded training byte for byte, and a
+    committed row is what lipc estimate says about its checkpoint."""
+    here = Path(__file__).resolve().parent.parent / "examples" / "training"
+    monkeypatch.syspath_prepend(str(here))
+    import figure1
+    figure1.train_run(tmp_path / "none", [25, 600], **figure1.SCHEMES["none"])
+    for name in ("epoch_0025.onnx", "epoch_0600.onnx"):
+        assert (tmp_path / "none" / name).read_bytes() == \
+            (here / "checkpoints" / "none" / name).read_bytes()
+    rows = read_rows(here / "results" / "left" / "track.csv")
+    row = next(r for r in rows if r["method"] == "fastlip" and r["step"] == 600)
+    est = api.estimate(str(here / row["checkpoint"]), "box:0:1", "fastlip", output="0-1")
+    assert row["value"] == est.value

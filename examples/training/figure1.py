@@ -21,7 +21,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lipc.plot import _pyplot, draw_track, save_figure
+from lipc.plot import pyplot, draw_track, save_figure
 from lipc.track import Question, discover, track
 from lipc.training import accuracy, mlp_onnx_bytes, synthetic_clusters, train_mlp
 from lipc.workers import Parallelism
@@ -73,7 +73,7 @@ def main() -> None:
     left = track(discover([str(ckpt / "none")]), q, ESTIMATORS, HERE / "results" / "left", par,
                  progress=sys.stderr)
     exact_none = [r for r in right.rows if r["series"] == "none"]
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_l, ax_r) = plt.subplots(1, 2, figsize=(13, 4.8))
     draw_track(ax_l, exact_none + left.rows, "estimators vs LipMIP (no regularisation)",
                "local Lipschitz constant of f0 - f1 (l_inf)")
