@@ -20,36 +20,6 @@ def _tiny(seed=0, sizes=(3, 5, 4, 3), n=7):
     return Ws, bs, X, y
 
 
-def _old_train(X, y, sizes, seed, epochs, lr=1e-2):
-    """benchmarks/table1.py's train() before it moved into lipc.training (verbatim)."""
-    rng = np.random.default_rng(seed)
-    Ws = [rng.uniform(-1, 1, (b, a)) / np.sqrt(a) for a, b in zip(sizes[:-1], sizes[1:])]
-    bs = [np.zeros(b) for b in sizes[1:]]
-    params = Ws + bs
-    m = [np.zeros_like(p) for p in params]
-    v = [np.zeros_like(p) for p in params]
-    Y = np.eye(sizes[-1])[y]
-    for t in range(1, epochs + 1):
-        hs, zs = [X], []
-        for W, b in zip(Ws[:-1], bs[:-1]):
-            zs.append(hs[-1] @ W.T + b)
-            hs.append(np.maximum(zs[-1], 0))
-        logits = hs[-1] @ Ws[-1].T + bs[-1]
-        p = np.exp(logits - logits.max(1, keepdims=True))
-        p /= p.sum(1, keepdims=True)
-        d = (p - Y) / len(X)
-        gW, gb = [None] * len(Ws), [None] * len(bs)
-        for k in range(len(Ws) - 1, -1, -1):
-            gW[k], gb[k] = d.T @ hs[k], d.sum(0)
-            if k:
-                d = (d @ Ws[k]) * (zs[k - 1] > 0)
-        for i, g in enumerate(gW + gb):
-            m[i] = 0.9 * m[i] + 0.1 * g
-            v[i] = 0.999 * v[i] + 0.001 * g * g
-            params[i] -= lr * (m[i] / (1 - 0.9 ** t)) / (np.sqrt(v[i] / (1 - 0.999 ** t)) + 1e-8)
-    return Ws, bs
-
-
 # --- data -----------------------------------------------------------------------------------
 
 def test_synthetic_clusters_unchanged():
@@ -65,13 +35,16 @@ def test_synthetic_clusters_unchanged():
     assert X.min() >= 0 and X.max() <= 1
 
 
-def test_train_none_matches_old_table1_train_bitwise():
+def test_train_none_matches_old_table1_train():
+    """The networks of benchmarks/table1.py are unchanged by the move into lipc.training: values
+    its old train() gave (checked bit for bit against a verbatim copy of it when the code moved;
+    compared to 1e-9 here, as BLAS kernels may round differently on another CPU)."""
     X, y = synthetic_clusters(101)
-    old = _old_train(X, y, [10, 20, 30, 20, 2], 101, epochs=40)
-    new = train_mlp(X, y, [10, 20, 30, 20, 2], 101, epochs=40)
-    for a, b in zip(old[0] + old[1], new[0] + new[1]):
-        assert a.dtype == b.dtype == np.float64
-        np.testing.assert_array_equal(a, b)
+    Ws, bs = train_mlp(X, y, [10, 20, 30, 20, 2], 101, epochs=40)
+    assert all(a.dtype == np.float64 for a in Ws + bs)
+    assert float(sum((a * a).sum() for a in Ws + bs)) == pytest.approx(59.28621355935296, rel=1e-9)
+    assert Ws[-1][0, 0] == pytest.approx(0.23909040129615627, rel=1e-9)
+    assert bs[0][3] == pytest.approx(0.062278973349386785, rel=1e-9)
 
 
 # --- gradients ------------------------------------------------------------------------------
