@@ -156,8 +156,9 @@ def test_interrupted_build_resumes(built, tmp_path, workers):
     lib = tmp_path / "lib"
     cmd = [sys.executable, "-m", "lipc", "bench", "build", str(man), "-o", str(lib), "-t", "30",
            "-j", workers]
+    # cwd: not the repository root, whose lipc/ would shadow the installed package
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, cwd=tmp_path)
     deadline = time.monotonic() + 120
     while not ((lib / "results").is_dir() and any((lib / "results").iterdir())):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()

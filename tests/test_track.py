@@ -81,7 +81,9 @@ def test_interrupted_cli_run_resumes_with_two_workers(run, tmp_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "lipc", "track", str(tmp / "plain"), "-d", "box:0:1",
            "-y", "0-1", "-t", "60", "-m", ",".join(METHODS), "-o", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # cwd: not the repository root, whose lipc/ would shadow the installed package
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
     deadline = time.monotonic() + 120
     while not (out / "rows").is_dir() or not any((out / "rows").glob("*.json")):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
