@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from .emit import atomic_write
+from .emit import write_bytes
 from .errors import LipcError
 
 STYLE = {  # guarantee -> (marker, line style)
@@ -99,7 +99,7 @@ def save_figure(fig, path: str | Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format=suffix[1:], dpi=120, bbox_inches="tight")
     try:
-        atomic_write(path, lambda fh: fh.write(buf.getvalue()))
+        write_bytes(path, buf.getvalue())
     except OSError as e:
         raise LipcError(f"cannot write {path}: {e.strerror or e}") from e
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import glob
 import hashlib
-import io
 import json
 import os
 import re
@@ -33,9 +32,10 @@ from pathlib import Path
 from typing import TextIO
 
 from .bench.manifest import read_toml
-from .emit import atomic_write
+from .emit import remove_stale_temps, write_bytes
 from .errors import LipcError
 from .fingerprint import fingerprint
+from .tables import csv_text
 from .workers import Parallelism, Progress, run_jobs
 
 CSV_FIELDS = ["series", "step", "checkpoint", "method", "guarantee", "value", "status", "lower",
@@ -184,10 +184,11 @@ def track_one(ckpt: Checkpoint, method: str, q: Question) -> dict:
                 upper=upper, seconds=res.seconds, message="")
 
 
-def _key(ckpt: Checkpoint, method: str, q: Question) -> str:
-    """The row's inputs: method, question (with the contents of the files it names) and the
-    checkpoint's bytes."""
-    return fingerprint(dict(asdict(q), method=method, series=ckpt.series, step=ckpt.step),
+def _checkpoint_key(ckpt: Checkpoint, question_key: str) -> str:
+    """The inputs every row of a checkpoint shares: the question's fingerprint (with the
+    contents of the files it names), the checkpoint's place and its bytes; a row's key adds
+    the method.  Each file is read and hashed once per run, not once per method."""
+    return fingerprint(dict(question=question_key, series=ckpt.series, step=ckpt.step),
                        files=(ckpt.path,))
 
 
@@ -218,10 +219,6 @@ def _shown(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
-def _cell(v) -> str:
-    return "" if v is None else repr(float(v)) if isinstance(v, float) else str(v)
-
-
 # ---------------------------------------------------------------------- the run
 
 def track(checkpoints: list[Checkpoint], question: Question, methods: list[str],
@@ -240,16 +237,17 @@ def track(checkpoints: list[Checkpoint], question: Question, methods: list[str],
     out = Path(out_dir)
     try:
         (out / "rows").mkdir(parents=True, exist_ok=True)
-        for stale in (out / "rows").glob(".*.tmp"):
-            stale.unlink()
+        remove_stale_temps(out / "rows")
     except OSError as e:
         raise LipcError(f"cannot write in {out}: {e.strerror or e}") from e
     report = TrackReport()
     done: dict[tuple, dict] = {}
     jobs = []
+    question_key = fingerprint(asdict(question))
     for c in checkpoints:
+        ckpt_key = _checkpoint_key(c, question_key)
         for m in methods:
-            key = _key(c, m, question)
+            key = fingerprint(dict(checkpoint=ckpt_key, method=m))
             try:
                 row = json.loads(_row_file(out, c, m).read_text())
             except (OSError, ValueError):
@@ -259,11 +257,11 @@ def track(checkpoints: list[Checkpoint], question: Question, methods: list[str],
                 report.reused += 1
             else:
                 jobs.append((f"{c.series}/{c.step}/{m}", (c, m, question, key)))
-    bar = Progress(len(jobs), "track", progress) if progress is not None else None
+    bar = Progress(len(jobs), "track", progress)
     for _, row in run_jobs(_job, jobs, parallelism, bar):
         c = Checkpoint(row["checkpoint"], row["step"], row["series"])
         row_path = _row_file(out, c, row["method"])
-        atomic_write(row_path, lambda fh, r=row: fh.write(json.dumps(r, indent=1).encode()))
+        write_bytes(row_path, json.dumps(row, indent=1).encode())
         done[(c, row["method"])] = row
         report.computed += 1
     report.rows = [dict({k: done[(c, m)].get(k) for k in CSV_FIELDS}, checkpoint=_shown(c.path))
@@ -277,15 +275,9 @@ def _job(ckpt: Checkpoint, method: str, q: Question, key: str) -> dict:
 
 
 def _write_tables(out: Path, rows: list[dict], q: Question, methods: list[str]) -> None:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, CSV_FIELDS, lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: _cell(r.get(k)) for k in CSV_FIELDS})
-    atomic_write(out / "track.csv", lambda fh: fh.write(buf.getvalue().encode()))
+    write_bytes(out / "track.csv", csv_text(CSV_FIELDS, rows).encode())
     doc = dict(question=asdict(q), methods=methods, rows=rows)
-    text = json.dumps(doc, indent=1, default=float) + "\n"
-    atomic_write(out / "track.json", lambda fh: fh.write(text.encode()))
+    write_bytes(out / "track.json", (json.dumps(doc, indent=1, default=float) + "\n").encode())
 
 
 def read_rows(path: str | Path) -> list[dict]:

@@ -25,7 +25,6 @@ solution failing the check gives ``=unkn=`` and the tag ``numerics``.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -37,8 +36,9 @@ from typing import TextIO
 
 import numpy as np
 
-from ..emit import atomic_write
+from ..emit import remove_stale_temps, write_bytes
 from ..errors import LipcError
+from ..tables import csv_text
 from ..workers import Parallelism, Progress, run_jobs
 from .manifest import (Instance, Manifest, generated_file_name, generated_onnx_bytes,
                        is_generated, load_manifest)
@@ -48,17 +48,12 @@ from .readme import library_readme
 # value: the verified Lipschitz constant (the maximum, -file_value), empty unless proved optimal;
 # coef/obj/rhs_min/max: smallest and largest |nonzero|; check_*: the exact-rational re-check
 CSV_FIELDS = ["name", "rows", "columns", "binaries", "nonzeros", "min_big_m", "max_big_m",
-              "coef_min",
-              "coef_max", "obj_min", "obj_max", "rhs_min", "rhs_max", "status", "tags", "solu",
-              "file_value", "value", "check_violation"]
+              "coef_min", "coef_max", "obj_min", "obj_max", "rhs_min", "rhs_max", "status", "tags",
+              "solu", "file_value", "value", "check_violation"]
 
 CHECK_TOLERANCE = 1e-9          # MIPLIB's solution checker: feasibility and objective, 1e-9
 NUMERICS_COEF_RATIO = 1e7       # tag "numerics": matrix coefficients spanning over 7 decades
 NUMERICS_BIG_M = 1e6            # ... or a big-M constant above this
-
-
-def _cell(v) -> str:
-    return "" if v is None else repr(float(v)) if isinstance(v, float) else str(v)
 
 
 @dataclass
@@ -71,7 +66,7 @@ class BuildReport:
 
 
 def _write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda fh: fh.write(text.encode()))
+    write_bytes(path, text.encode())
 
 
 def _read_result(path: Path) -> dict | None:
@@ -88,15 +83,15 @@ def _classify(status: str, seconds: float, easy_seconds: float) -> str:
     return "easy" if seconds <= easy_seconds else "hard"
 
 
-def _load_network(inst: Instance):
-    """The instance's network; a generated one is rebuilt from its spec inside the worker (no
-    file system shared with the driver needed for those)."""
+def _load_network(inst: Instance, generated: bytes | None):
+    """The instance's network: its file, or the ONNX bytes of a generated one, which the driver
+    made once and sent along (no file system shared with the driver needed for those)."""
     from .. import api
-    if not is_generated(inst.network):
+    if generated is None:
         return api.load(inst.network)
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp) / generated_file_name(inst.network)
-        p.write_bytes(generated_onnx_bytes(inst.network))
+        p.write_bytes(generated)
         return api.load(p)
 
 
@@ -135,24 +130,24 @@ def _exact_check(mps: bytes, mip, x) -> dict:
                 check_seconds=time.perf_counter() - t0)
 
 
-def build_one(inst: Instance, time_limit: float | None, solver: str,
+def build_one(inst: Instance, generated: bytes | None, time_limit: float | None, solver: str,
               easy_seconds: float) -> dict:
     """Compile and solve one instance (in a worker); returns its record and the instance file's
     bytes, which the driver writes.  An error names the instance."""
     try:
-        return _build_one(inst, time_limit, solver, easy_seconds)
+        return _build_one(inst, generated, time_limit, solver, easy_seconds)
     except LipcError as e:
         raise LipcError(f"instance {inst.name}: {e}") from None
 
 
-def _build_one(inst: Instance, time_limit: float | None, solver: str,
+def _build_one(inst: Instance, generated: bytes | None, time_limit: float | None, solver: str,
                easy_seconds: float) -> dict:
     from .. import api
     from ..compiler import CompileOptions
     from ..emit import WRITERS
     from ..solvers import SolveOptions
 
-    net = _load_network(inst)
+    net = _load_network(inst, generated)
     copts = CompileOptions(bounds=inst.bounds, formulation=inst.formulation,
                            passes=inst.passes)
     p, low = api.compile(net, inst.domain, inst.output, inst.input_norm,
@@ -198,8 +193,7 @@ def _build_one(inst: Instance, time_limit: float | None, solver: str,
 def _store(out: Path, result: dict) -> dict:
     """Write one finished instance: its file first, then the record that marks it done."""
     rec = result["record"]
-    atomic_write(out / "instances" / f"{rec['name']}.mps.gz",
-                 lambda fh: fh.write(result["mps"]))
+    write_bytes(out / "instances" / f"{rec['name']}.mps.gz", result["mps"])
     _write_text(out / "results" / f"{rec['name']}.json",
                 json.dumps(rec, indent=1, default=float) + "\n")
     return rec
@@ -225,9 +219,8 @@ def _solu_line(rec: dict) -> str:
 
 
 def _prepare(m: Manifest, out: Path) -> None:
-    """Create the library folders, drop temp files an interrupted run left, and write the
-    generated networks (so the library is self-contained).  A folder holding another library
-    is refused: mixing two would leave two .solu files."""
+    """Create the library folders and drop temp files an interrupted run left.  A folder
+    holding another library is refused: mixing two would leave two .solu files."""
     others = [p.name for p in out.glob("*.solu") if p.stem != m.name]
     if others:
         raise LipcError(f"{out} holds another library ({', '.join(others)}); build "
@@ -237,15 +230,27 @@ def _prepare(m: Manifest, out: Path) -> None:
     try:
         for sub in ("instances", "results", "networks"):
             (out / sub).mkdir(parents=True, exist_ok=True)
-            for stale in (out / sub).glob(".*.tmp"):
-                stale.unlink()
-        for spec in sorted({i.network for i in m.instances if is_generated(i.network)}):
-            p = out / "networks" / generated_file_name(spec)
-            data = generated_onnx_bytes(spec)
-            if not p.is_file() or p.read_bytes() != data:
-                atomic_write(p, lambda fh, d=data: fh.write(d))
+            remove_stale_temps(out / sub)
     except OSError as e:
         raise LipcError(f"cannot write the library in {out}: {e.strerror or e}") from e
+
+
+def _generated_networks(m: Manifest, todo: list[Instance], out: Path) -> dict[str, bytes]:
+    """Make (once) the generated networks the pending instances need, and any missing from
+    ``networks/`` (so the library is self-contained); a finished library trains nothing."""
+    wanted = {i.network for i in todo if is_generated(i.network)}
+    wanted |= {i.network for i in m.instances if is_generated(i.network)
+               and not (out / "networks" / generated_file_name(i.network)).is_file()}
+    made = {}
+    for spec in sorted(wanted):
+        p = out / "networks" / generated_file_name(spec)
+        made[spec] = generated_onnx_bytes(spec)
+        if not p.is_file() or p.read_bytes() != made[spec]:
+            try:
+                write_bytes(p, made[spec])
+            except OSError as e:
+                raise LipcError(f"cannot write {p}: {e.strerror or e}") from e
+    return made
 
 
 def build(manifest: Manifest | str | Path, out_dir: str | Path,
@@ -271,8 +276,9 @@ def build(manifest: Manifest | str | Path, out_dir: str | Path,
             report.skipped.append(inst.name)
         else:
             todo.append(inst)
-    jobs = [(i.name, (i, time_limit, solver, easy_seconds)) for i in todo]
-    bar = Progress(len(jobs), f"bench {m.name}", progress) if progress is not None else None
+    nets = _generated_networks(m, todo, out)
+    jobs = [(i.name, (i, nets.get(i.network), time_limit, solver, easy_seconds)) for i in todo]
+    bar = Progress(len(jobs), f"bench {m.name}", progress)
     for name, result in run_jobs(build_one, jobs, parallelism, bar):
         records[name] = _store(out, result)
     report.built = [i.name for i in todo]
@@ -297,12 +303,7 @@ def _prune(m: Manifest, out: Path) -> None:
 
 def _write_summary(m: Manifest, out: Path, records: list[dict]) -> None:
     _write_text(out / f"{m.name}.solu", "".join(_solu_line(r) + "\n" for r in records))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, CSV_FIELDS, lineterminator="\n")
-    w.writeheader()
-    for r in records:
-        w.writerow({k: _cell(r.get(k)) for k in CSV_FIELDS})
-    _write_text(out / f"{m.name}.csv", buf.getvalue())
+    _write_text(out / f"{m.name}.csv", csv_text(CSV_FIELDS, records))
     _write_text(out / "README.md", library_readme(m, records))
 
 
