@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import oracle
+
 from lipc.bench.build import build, read_solu
 from lipc.bench.exact_check import check_file
 from lipc.bench.manifest import load_manifest
@@ -95,6 +97,30 @@ def test_build_writes_library_and_solvers_agree(built):
         res = resolve(lib, solver)
         assert res.ok and len(res.rows) == 4, res.rows
         assert main(["bench", "solve", str(lib), "--solver", solver]) == 0
+
+
+def test_library_values_match_the_oracle(built):
+    """Each reference value is the true Lipschitz constant: the region-enumeration oracle on the
+    library's own generated networks and on the file network."""
+    import onnx
+    from onnx import numpy_helper
+    tmp, _, rep = built
+    nets = {"rand1": "random_3-6-6-2_s1.onnx", "rand2": "random_3-6-6-2_s2.onnx",
+            "trained": "trained_4-8-8-2_s0_e150_l10.001.onnx"}
+    for r in rep.results:
+        path = (tmp / "a" / "networks" / nets[r["name"]] if r["name"] in nets
+                else EXAMPLES / "toy_2_8_8_1.onnx")
+        init = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
+        if r["name"] == "toy":                                   # PyTorch names: 0.weight, ...
+            keys = sorted({k.rsplit(".", 1)[0] for k in init}, key=int)
+            Ws, bs = [init[f"{k}.weight"] for k in keys], [init[f"{k}.bias"] for k in keys]
+        else:
+            n = len([k for k in init if k.startswith("W")])
+            Ws, bs = [init[f"W{k}"] for k in range(n)], [init[f"b{k}"] for k in range(n)]
+        query = {"rand1": dict(c=[1.0, -1.0]), "rand2": dict(beta="inf"),
+                 "toy": dict(c=[1.0], alpha="1"), "trained": dict(c=[-1.0, 1.0])}[r["name"]]
+        exact = oracle.lipschitz(Ws, bs, lo=0.0, hi=1.0, **{"alpha": "inf", **query}).value
+        assert -r["file_value"] == pytest.approx(exact, rel=1e-6), r["name"]
 
 
 def test_solu_values_are_exact_objectives_of_feasible_solutions(built):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import lipc
+import oracle
 from lipc import api
 from lipc.cli import main
 from lipc.errors import LipcError
@@ -45,6 +46,14 @@ def run(tmp_path_factory):
     return tmp, paths, q, rep
 
 
+def _weights(path: Path):
+    import onnx
+    from onnx import numpy_helper
+    init = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
+    n = len([k for k in init if k.startswith("W")])
+    return [init[f"W{k}"] for k in range(n)], [init[f"b{k}"] for k in range(n)]
+
+
 def test_rows_equal_individual_solve_and_estimate_calls(run):
     tmp, paths, q, rep = run
     assert [(r["step"], r["method"]) for r in rep.rows] == [(s, m) for s in STEPS for m in METHODS]
@@ -56,6 +65,9 @@ def test_rows_equal_individual_solve_and_estimate_calls(run):
         assert rows["lipmip"]["status"] == "optimal" and rows["lipmip"]["guarantee"] == "exact"
         assert rows["lipmip"]["value"] == pytest.approx(solved.value, rel=1e-9, abs=1e-12)
         assert rows["lipmip"]["lower"] <= rows["lipmip"]["value"] <= rows["lipmip"]["upper"]
+        Ws, bs = _weights(path)                   # the independent region-enumeration oracle
+        exact = oracle.lipschitz(Ws, bs, lo=0.0, hi=1.0, c=[1.0, -1.0], alpha="inf").value
+        assert rows["lipmip"]["value"] == pytest.approx(exact, rel=1e-6)
         for m in METHODS[1:]:
             est = api.estimate(str(path), "box:0:1", m, output="0-1")
             assert rows[m]["value"] == est.value and rows[m]["guarantee"] == est.guarantee
