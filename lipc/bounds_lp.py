@@ -42,8 +42,8 @@ def _highs():
     try:
         import highspy
     except ImportError:
-        raise LipcError("--bounds lp/mip needs the HiGHS solver: pip install 'lipc[lp]' "
-                        "(or pip install highspy)") from None
+        raise LipcError("--bounds lp/mip needs the HiGHS solver (a dependency of lipc): "
+                        "pip install highspy") from None
     return highspy
 
 

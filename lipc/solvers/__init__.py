@@ -8,8 +8,8 @@ The registry below is in preference order for ``solver="auto"`` (and for the fal
 numerical failure, and for picking the two racers): a commercial solver when its package and a
 licence work (Gurobi first: the fastest in ../shared/notes/anchor-measurements.md), then HiGHS,
 CBC, SCIP, as measured on this project's models (benchmarks/solvers.py; HiGHS took 0.2-0.8x
-CBC's time, SCIP 1.5-6x).  Only CBC (python-mip) is a dependency of lipc; the others are extras
-(``pip install 'lipc[highs]'``, ``'lipc[scip]'``) or vendor packages.
+CBC's time, SCIP 1.5-6x).  HiGHS (highspy) and CBC (python-mip) are dependencies of lipc; SCIP is an extra
+(``pip install 'lipc[scip]'``) and the commercial ones are vendor packages.
 """
 from .base import (DEFAULT_FEAS_TOL, DEFAULT_INT_TOL, REGISTRY, Attempt, Backend, Progress,
                    SolveOptions, SolverOutcome, Status, auto_order, captured_stdout, get,

@@ -76,7 +76,7 @@ def build_highs(flat):
 
 class HiGHS(Backend):
     name, label, module = "highs", "HiGHS (highspy)", "highspy"
-    install = "pip install highspy, or pip install 'lipc[highs]'"
+    install = "pip install highspy (a dependency of lipc)"
     int_tol = True
     progress_source = "callback"
 
