@@ -281,8 +281,19 @@ def tighten_walk(graph: IRGraph, tighten: Callable[[str, np.ndarray, list[str]],
             graph.bounds[name] = _intersect(graph.bounds[name], lo, hi, source, idx)
 
 
+def _reads_only_leaves(graph: IRGraph, op) -> bool:
+    """An affine map of leaves (inputs, constants): back-substitution concretises it over the
+    same boxes as interval arithmetic, so it cannot tighten anything (and on a CNN's first
+    convolution it would cost a dense (2k x inputs) matrix for nothing)."""
+    return isinstance(op, Affine) and all(
+        isinstance(graph.op(t.src), (Input, Const)) for t in op.terms)
+
+
 def infer_symbolic(graph: IRGraph) -> None:
     """Annotate every node with bounds at least as tight as interval arithmetic."""
     def tighten(name, idx, order):
+        if _reads_only_leaves(graph, graph.op(name)):
+            b = graph.bounds[name]
+            return b.lo[idx], b.hi[idx]
         return backsubstitute(graph, name, idx, graph.bounds, order)
     tighten_walk(graph, tighten, "symbolic")
