@@ -39,10 +39,11 @@ _EPS = np.finfo(np.float64).eps
 
 
 def _lam_times(lam: np.ndarray, W) -> np.ndarray:
-    """lam @ W for a dense or CSR weight."""
+    """lam @ W for a dense or CSR weight.  Multiplier matrices are kept in Fortran order: then
+    lam.T is C-ordered and the sparse kernel (W^T @ lam^T) runs without copying lam."""
     if isinstance(W, CSR):
-        return np.ascontiguousarray((W.T @ np.ascontiguousarray(lam.T)).T)
-    return lam @ W
+        return (W.T @ np.asfortranarray(lam).T).T
+    return np.asfortranarray(lam @ W)
 
 
 def _mag(b: Bounds) -> np.ndarray:
@@ -206,7 +207,7 @@ def backsubstitute(graph: IRGraph, target: str, entries: np.ndarray,
     E = np.zeros((k, n))
     E[np.arange(k), entries] = 1.0
     s = _State(graph, bounds, 2 * k)
-    s.add(target, np.vstack([E, -E]))
+    s.add(target, np.asfortranarray(np.vstack([E, -E])))
     pos = order.index(target)
     for name in reversed(order[:pos + 1]):
         lam = s.pop(name)
