@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from .api import _network, solve
+from .bounds import infer_interval
 from .compiler import CompileOptions, _copy_graph
 from .domain import Domain, _vector, check_domain
 from .errors import DomainError, NumericError, QueryError
@@ -31,7 +32,6 @@ from .ir import Bounds
 from .linear_set import l1_ball
 from .network import Network
 from .norms import parse_input_norm
-from .bounds import infer_interval
 from .solvers import SolveOptions
 
 # largest radius rho of the input-norm ball that fits in a ball of the domain's kind and radius r:
