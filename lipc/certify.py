@@ -236,7 +236,8 @@ def certify(net: Network | str, domain: Ball | str, *, input_norm: str | None = 
     unproved = [r.cls for r in rows if r.status != "optimal"]
     radius = min([cap] + [r.radius for r in rows])
     if unproved:
+        many = len(unproved) > 1
         return done("certified_partial", radius, rows, unproved, "not proved optimal: the "
-                    f"constants to class{'es' if len(unproved) > 1 else ''} "
+                    f"constant{'s' if many else ''} to class{'es' if many else ''} "
                     f"{', '.join(map(str, unproved))}; their upper bounds give the radius")
     return done("certified", radius, rows)
