@@ -1,12 +1,14 @@
 """lipc: compile ReLU networks into mixed-integer programs for exact local Lipschitz constants."""
 from .api import LipschitzResult, compare, compile, estimate, load, problem, solve
 from .solvers import SolveOptions
+from .certify import Ball, CertifyResult, certify
 from .compiler import CompileOptions
 from .domain import Domain, box_domain, parse_domain
 from .errors import (DomainError, LipcError, ModelError, NumericError, QueryError, ShapeError,
                      SolverError, UnsupportedOpError)
 
-__all__ = ["LipschitzResult", "compare", "compile", "estimate", "load", "problem", "solve", "SolveOptions", "CompileOptions", "Domain",
+__all__ = ["Ball", "CertifyResult", "certify", "LipschitzResult", "compare", "compile", "estimate",
+           "load", "problem", "solve", "SolveOptions", "CompileOptions", "Domain",
            "box_domain", "parse_domain", "LipcError", "ModelError", "UnsupportedOpError",
            "ShapeError", "NumericError", "DomainError", "QueryError", "SolverError"]
 __version__ = "0.1.0"

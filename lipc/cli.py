@@ -19,7 +19,7 @@ from .solvers import SolveOptions
 from .compiler import BOUND_METHODS, CompileOptions
 from .errors import LipcError
 from . import bench as bench_cli
-from . import track_cli
+from . import certify_cli, track_cli
 from .estimators import cli as estimators_cli
 from .ir import Affine, Conditional, Const, Input, Switch
 from .lower import FORMULATIONS
@@ -175,10 +175,12 @@ COMMANDS: dict[str, tuple[Callable, str]] = {
                 "LipMIP paper's Table 1): guarantee, value, time, relative error"),
     "bench": (bench_cli.cmd_bench, bench_cli.HELP),
     "track": (track_cli.cmd_track, track_cli.HELP),
+    "certify": (certify_cli.cmd_certify, certify_cli.HELP),
 }
 # commands with their own arguments (no single model file)
 OWN_FLAGS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
-    "bench": bench_cli.add_flags, "track": track_cli.add_flags}
+    "bench": bench_cli.add_flags, "track": track_cli.add_flags,
+    "certify": certify_cli.add_flags}
 
 
 def parser() -> argparse.ArgumentParser:
