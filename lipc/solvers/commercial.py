@@ -17,6 +17,7 @@ error the vendor raises anyway is classified as the same :class:`LicenceLimitErr
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -162,6 +163,17 @@ class _Silent:
         pass
 
 
+@contextlib.contextmanager
+def _captured(lines: list[str]):
+    """The solver's output into ``lines``: C-level stdout, and Python-level prints too (gurobipy
+    and xpress log through ``sys.stdout``, which need not be file descriptor 1, e.g. under a
+    test's capture): lipc's stdout stays clean for --json."""
+    buf = io.StringIO()
+    with captured_stdout(lines.append), contextlib.redirect_stdout(buf):
+        yield
+    lines.extend(buf.getvalue().splitlines())
+
+
 def _ranged(flat: FlatMIP) -> int:
     """Number of two-sided rows with different finite sides."""
     return int(np.count_nonzero(np.isfinite(flat.row_lo) & np.isfinite(flat.row_hi)
@@ -262,7 +274,7 @@ class Gurobi(_Licensed):
         from gurobipy import GRB
 
         lines: list[str] = []
-        with captured_stdout(lines.append):
+        with _captured(lines):
             env = gp.Env(empty=True)
             env.start()
             m = gp.Model(flat.name, env=env)
@@ -462,7 +474,7 @@ class Xpress(_Licensed):
         import xpress as xp
 
         lines: list[str] = []
-        with captured_stdout(lines.append):
+        with _captured(lines):
             p = xp.problem()
             inf = getattr(xp, "infinity", 1e20)
             kind = getattr(xp, "integer"), getattr(xp, "continuous")
