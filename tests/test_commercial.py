@@ -147,6 +147,9 @@ def test_parameters_the_solver_holds(name, examples):
                        "maxtime": -40, "feastol": 1e-8, "miptol": 1e-7,
                        "mipaddcutoff": -1e-8, "miprelcutoff": 1e-6}}[name]
     assert {k: native[k] for k in want} == want
+    lim = REGISTRY[name].size_limit()
+    assert res.stats["solver_settings"]["licence"] == (
+        f"size-limited: {lim.licence}, {lim.describe()}" if lim else "unrestricted")
 
 
 @pytest.mark.parametrize("name", COMMERCIAL)
@@ -168,7 +171,7 @@ def test_audit_rejects_a_bad_solution_and_the_retry_succeeds(name, examples, mon
     assert "returned a solution that violates the model" in res.message
 
 
-@pytest.mark.parametrize("name", ["gurobi", "cplex"])
+@pytest.mark.parametrize("name", COMMERCIAL)
 def test_progress_callback(name, examples):
     usable_or_skip(name)
     seen = []

@@ -125,6 +125,12 @@ class _Licensed(Backend):
             type(self)._limit = (limited,)
         return type(self)._limit[0]
 
+    def settings(self, opts: SolveOptions, att: Attempt) -> dict:
+        lim = self.size_limit()
+        return {**super().settings(opts, att),
+                "licence": f"size-limited: {lim.licence}, {lim.describe()}" if lim
+                else "unrestricted"}
+
     def model_size(self, flat: FlatMIP) -> tuple[int, int]:
         """(columns, rows) as this back end passes the model to the solver."""
         return flat.n_cols, flat.n_rows
@@ -455,7 +461,7 @@ class CPLEX(_Licensed):
 class Xpress(_Licensed):
     name, label, module = "xpress", "FICO Xpress (xpress)", "xpress"
     install = "pip install xpress (the community licence is size-limited), or an Xpress licence"
-    progress_source = "log"
+    progress_source = "callback"
     min_tol = 1e-9
     free_limit = SizeLimit("the Xpress community licence", total=5000)
 
@@ -478,9 +484,8 @@ class Xpress(_Licensed):
             p = xp.problem()
             inf = getattr(xp, "infinity", 1e20)
             kind = getattr(xp, "integer"), getattr(xp, "continuous")
-            xs = [xp.var(lb=max(-inf, lo), ub=min(inf, hi), vartype=kind[0] if i else kind[1])
+            xs = [p.addVariable(lb=max(-inf, lo), ub=min(inf, hi), vartype=kind[0] if i else kind[1])
                   for lo, hi, i in zip(flat.lb.tolist(), flat.ub.tolist(), flat.integer)]
-            p.addVariable(xs)
             cons = []
             for idx, val, lo, hi in _rows(flat):
                 body = xp.Sum(v * xs[j] for j, v in zip(idx, val))
@@ -510,6 +515,13 @@ class Xpress(_Licensed):
             start = _start(opts, flat)
             if start is not None:
                 p.addmipsol(start.tolist(), xs, "lipc")
+            if progress.enabled:
+                def on_log(prob, data) -> int:       # at each MIP log line
+                    a = prob.attributes
+                    progress(int(a.nodes), _finite(a.mipobjval) if a.mipsols else None,
+                             _finite(a.bestbound))
+                    return 0
+                p.addcbmiplog(on_log, None, 0)
             solve_status, sol_status = p.optimize()     # Xpress >= 9.2: LPs and MIPs alike
             has_x = sol_status in (xp.enums.SolStatus.OPTIMAL, xp.enums.SolStatus.FEASIBLE)
             x = np.array(p.getSolution(xs), dtype=np.float64) if has_x else None
