@@ -27,7 +27,8 @@ import numpy as np
 
 from ..errors import SolverError
 from ..mip import FlatMIP
-from .base import Attempt, Backend, SolveOptions, SolverOutcome, Status, captured_stdout
+from .base import (Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status,
+                   captured_stdout)
 
 
 class LicenceLimitError(SolverError):
@@ -43,24 +44,22 @@ class SizeLimit:
     rows: int | None = None
     total: int | None = None
 
-    def over(self) -> tuple[int, int]:
-        """(columns, rows) of the smallest model this licence refuses: the probe's size."""
-        if self.total is not None:
-            return self.total + 1, 0
-        return (self.columns or 0) + 1, 0
+    def probe_columns(self) -> int:
+        """Columns of the smallest row-free model this licence refuses: the probe's size."""
+        return (self.total if self.total is not None else self.columns) + 1
 
     def excess(self, cols: int, rows: int) -> str | None:
         """Why a model with ``cols`` columns and ``rows`` rows does not fit, or None."""
         if ((self.columns is not None and cols > self.columns)
                 or (self.rows is not None and rows > self.rows)
                 or (self.total is not None and cols + rows > self.total)):
-            return f"{self.licence} allows {self.describe()}; this MIP has {cols} columns and {rows} rows"
+            return f"{self.describe()}; this MIP has {cols} columns and {rows} rows"
         return None
 
     def describe(self) -> str:
-        if self.total is not None:
-            return f"at most {self.total} rows + columns"
-        return f"at most {self.columns} columns and {self.rows} rows"
+        most = (f"{self.total} rows + columns" if self.total is not None
+                else f"{self.columns} columns and {self.rows} rows")
+        return f"{self.licence} allows at most {most}"
 
 
 def _probe_model(cols: int) -> FlatMIP:
@@ -83,7 +82,8 @@ class _Licensed(Backend):
     commercial = True
     _licence: tuple[bool, str] | None = None     # cached (ok, reason)
     free_limit: SizeLimit | None = None          # the package index licence's limit (subclasses)
-    _limit: tuple[SizeLimit | None] | None = None  # cached: the limit in force here, if any
+    _limit: tuple[SizeLimit | None, str | None] | None = None  # cached: (limit in force,
+    #                                                            probe failure) per process
 
     def _probe(self) -> None:
         """Raise if no licence (subclasses)."""
@@ -112,32 +112,34 @@ class _Licensed(Backend):
         """The size limit of the licence in force, found once per process by solving a model
         one column over the free licence's limit: refused means limited, solved means not."""
         if type(self)._limit is None:
-            limited = None
+            limited, failure = None, None
             if self.free_limit is not None and self.usable():
-                cols, _ = self.free_limit.over()
+                probe, opts = _probe_model(self.free_limit.probe_columns()), SolveOptions()
                 try:
-                    self._run(_probe_model(cols), SolveOptions(), Attempt.of(SolveOptions()), _Silent())
+                    self._run(probe, opts, Attempt.of(opts), Progress(self.name, False))
                 except Exception as exc:                 # noqa: BLE001 - classified below
-                    if not self._size_error(exc):
-                        raise SolverError(f"solver {self.name!r}: licence probe failed: "
-                                          f"{type(exc).__name__}: {exc}") from exc
-                    limited = self.free_limit
-            type(self)._limit = (limited,)
+                    if self._size_error(exc):
+                        limited = self.free_limit
+                    else:                                # cannot solve even a trivial LP
+                        failure = f"its licence probe failed ({type(exc).__name__}: {exc})"
+            type(self)._limit = (limited, failure)
         return type(self)._limit[0]
 
     def settings(self, opts: SolveOptions, att: Attempt) -> dict:
         lim = self.size_limit()
         return {**super().settings(opts, att),
-                "licence": f"size-limited: {lim.licence}, {lim.describe()}" if lim
-                else "unrestricted"}
+                "licence": f"size-limited: {lim.describe()}" if lim else "unrestricted"}
 
     def model_size(self, flat: FlatMIP) -> tuple[int, int]:
         """(columns, rows) as this back end passes the model to the solver."""
         return flat.n_cols, flat.n_rows
 
     def fits(self, flat: FlatMIP) -> str | None:
-        lim = self.size_limit() if self.usable() else None
-        return None if lim is None else lim.excess(*self.model_size(flat))
+        if not self.usable():
+            return None
+        lim = self.size_limit()
+        failure = type(self)._limit[1]
+        return failure or (None if lim is None else lim.excess(*self.model_size(flat)))
 
     def _size_error(self, exc: BaseException) -> bool:
         """Is ``exc`` the vendor's "model too large for this licence" error? (subclasses)"""
@@ -148,25 +150,15 @@ class _Licensed(Backend):
             return self._run(flat, opts, att, progress)
         except Exception as exc:
             if self._size_error(exc):
-                lim = self.free_limit
                 cols, rows = self.model_size(flat)
                 raise LicenceLimitError(
-                    f"solver {self.name!r}: the licence refuses this model "
-                    f"({cols} columns, {rows} rows; {lim.licence + ' allows ' + lim.describe() if lim else 'size-limited'}): {exc}"
-                    f". Use --solver auto or an open solver (highs, cbc, scip)") from exc
+                    f"solver {self.name!r}: the licence refuses this model ({cols} columns, "
+                    f"{rows} rows; {self.free_limit.describe()}): {exc}. Use --solver auto or "
+                    "an open solver (highs, cbc, scip)") from exc
             raise
 
     def _run(self, flat, opts, att, progress) -> SolverOutcome:
         raise NotImplementedError
-
-
-class _Silent:
-    """A progress sink that shows nothing (the licence probe)."""
-
-    enabled = False
-
-    def __call__(self, *args) -> None:
-        pass
 
 
 @contextlib.contextmanager
@@ -484,7 +476,8 @@ class Xpress(_Licensed):
             p = xp.problem()
             inf = getattr(xp, "infinity", 1e20)
             kind = getattr(xp, "integer"), getattr(xp, "continuous")
-            xs = [p.addVariable(lb=max(-inf, lo), ub=min(inf, hi), vartype=kind[0] if i else kind[1])
+            xs = [p.addVariable(lb=max(-inf, lo), ub=min(inf, hi),
+                                vartype=kind[0] if i else kind[1])
                   for lo, hi, i in zip(flat.lb.tolist(), flat.ub.tolist(), flat.integer)]
             cons = []
             for idx, val, lo, hi in _rows(flat):
@@ -526,7 +519,8 @@ class Xpress(_Licensed):
             has_x = sol_status in (xp.enums.SolStatus.OPTIMAL, xp.enums.SolStatus.FEASIBLE)
             x = np.array(p.getSolution(xs), dtype=np.float64) if has_x else None
             mip = bool(flat.integer.any())
-            inc = _finite(p.attributes.mipobjval if mip else p.attributes.lpobjval) if has_x else None
+            a = p.attributes
+            inc = _finite(a.mipobjval if mip else a.lpobjval) if has_x else None
             bound = _finite(p.attributes.bestbound) if mip else None
             nodes = int(p.attributes.nodes) if mip else 0
         st = _XPRESS_STATUS.get(sol_status.name, Status.ERROR)
