@@ -10,7 +10,8 @@ import pytest
 import lipc
 from lipc.cli import main
 from lipc.domain import Domain
-from lipc.solvers import REGISTRY, Progress, SolveOptions, Status
+from lipc.errors import SolverError
+from lipc.solvers import REGISTRY, Progress, SolveOptions, Status, get, solve_mip
 from lipc.solvers.commercial import LicenceLimitError, SizeLimit, _probe_model
 from netgen import random_mlp, save_mlp
 from oracle import lipschitz_many
@@ -91,6 +92,25 @@ def test_licence_limit_is_the_vendors_own(name):
     assert b.fits(_probe_model(at)) is None and "this MIP has" in b.fits(over)
     with pytest.raises(LicenceLimitError, match="licence refuses this model"):
         b.solve(over, SolveOptions())                # bypassing fits(): the vendor's error
+
+
+def test_over_every_real_limit_auto_uses_an_open_solver():
+    """A 5001-column LP is over all three free licences (no patching): auto solves it on an open
+    back end and says why each commercial one was left out (race makes the same choice: tested
+    with patched limits below); the explicit choice is refused."""
+    limited = [n for n in COMMERCIAL if REGISTRY[n].usable() and REGISTRY[n].size_limit()]
+    if not limited:
+        pytest.skip("no size-limited commercial licence here")
+    big = _probe_model(5001)
+    out = solve_mip(big, SolveOptions())
+    assert out.status == Status.OPTIMAL and out.incumbent == pytest.approx(5001)
+    assert out.solver not in COMMERCIAL and out.notes[0].startswith(f"auto chose {out.solver}: ")
+    for n in limited:
+        assert f"{n} skipped: {REGISTRY[n].free_limit.describe()}; this MIP has 5001 columns " \
+               "and 0 rows" in out.notes[0]
+    for n in limited:
+        with pytest.raises(SolverError, match=f"solver '{n}' cannot take this model: .*allows"):
+            get(n, big)
 
 
 @pytest.fixture
