@@ -2,6 +2,7 @@
 values against the region-enumeration oracle, the licence limits (probed on the vendor's own
 library), auto/race/explicit choice on a model over a limit, parameters the solver actually holds,
 the audit + retry ladder, cross-check and progress per back end."""
+import dataclasses
 import json
 
 import numpy as np
@@ -227,3 +228,29 @@ def test_cross_check_between_commercial_back_ends(examples):
         res = lipc.solve(examples / "toy_2_8_8_1.onnx", "box:0:1",
                          options=SolveOptions(solver=a, cross_check=b))
         assert res.solver == a and f"cross-checked with {b}" in res.message
+
+
+@dataclasses.dataclass
+class _WithStart(SolveOptions):
+    """SolveOptions plus the ``start`` field of the branch-and-bound work (not on this branch)."""
+
+    start: object = None
+
+
+START_ACCEPTED = {"gurobi": "Loaded user MIP start with objective",
+                  "cplex": "MIP start 'lipc' defined initial solution",
+                  "xpress": "User solution (lipc) accepted: Feasible solution"}
+
+
+@pytest.mark.parametrize("name", COMMERCIAL)
+def test_mip_start_is_passed_and_accepted(name, examples):
+    b = usable_or_skip(name)
+    p, low = lipc.compile(examples / "classifier_4_16_16_3.onnx",
+                          f"linf:{examples / 'x0_4.npy'}:0.1", "0-1")
+    ref = REGISTRY["cbc"].solve(low.mip, SolveOptions())
+    out = b.solve(low.mip, _WithStart(start=ref.x))
+    assert out.status == Status.OPTIMAL
+    assert out.incumbent == pytest.approx(ref.incumbent, rel=1e-7)
+    assert any(START_ACCEPTED[name] in line for line in out.log), out.log[-20:]
+    with pytest.raises(SolverError, match="MIP start has 3 values, the model 80 columns"):
+        b.solve(low.mip, _WithStart(start=[0.0, 0.0, 0.0]))
