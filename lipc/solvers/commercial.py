@@ -21,6 +21,7 @@ import contextlib
 import io
 import math
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -196,6 +197,15 @@ _GUROBI_READ = ("Threads", "MIPGap", "MIPGapAbs", "FeasibilityTol", "IntFeasTol"
 _CPLEX_READ = ("threads", "mip.tolerances.mipgap", "mip.tolerances.absmipgap",
                "mip.tolerances.integrality", "simplex.tolerances.feasibility", "randomseed",
                "preprocessing.presolve", "timelimit")
+
+
+def _xpress_problem():
+    """A new Xpress problem, without the multi-line LicenseWarning the community licence emits
+    in every process that loads it (the licence in force is in the result's settings)."""
+    import xpress as xp
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", getattr(xp, "LicenseWarning", UserWarning))
+        return xp.problem()
 
 
 _XPRESS_STATUS = {"OPTIMAL": Status.OPTIMAL, "FEASIBLE": Status.TIME_LIMIT,
@@ -465,15 +475,14 @@ class Xpress(_Licensed):
         return "too many rows and columns" in str(exc)      # Xpress message ?120
 
     def _probe(self) -> None:
-        import xpress as xp
-        xp.problem()
+        _xpress_problem()
 
     def _run(self, flat, opts, att, progress):
         import xpress as xp
 
         lines: list[str] = []
         with _captured(lines):
-            p = xp.problem()
+            p = _xpress_problem()
             inf = getattr(xp, "infinity", 1e20)
             kind = getattr(xp, "integer"), getattr(xp, "continuous")
             xs = [p.addVariable(lb=max(-inf, lo), ub=min(inf, hi),
