@@ -518,12 +518,15 @@ class Xpress(_Licensed):
             if start is not None:
                 p.addmipsol(start.tolist(), xs, "lipc")
             if progress.enabled:
-                def on_log(prob, data) -> int:       # at each MIP log line
+                def on_log(prob, *_) -> None:        # at each MIP log line
                     a = prob.attributes
                     progress(int(a.nodes), _finite(a.mipobjval) if a.mipsols else None,
                              _finite(a.bestbound))
-                    return 0
-                p.addcbmiplog(on_log, None, 0)
+
+                if hasattr(p, "addMiplogCallback"):     # Xpress >= 9.8
+                    p.addMiplogCallback(on_log)
+                else:                                   # older: (prob, data) -> 0
+                    p.addcbmiplog(lambda prob, data: on_log(prob) or 0, None, 0)
             solve_status, sol_status = p.optimize()     # Xpress >= 9.2: LPs and MIPs alike
             has_x = sol_status in (xp.enums.SolStatus.OPTIMAL, xp.enums.SolStatus.FEASIBLE)
             x = np.array(p.getSolution(xs), dtype=np.float64) if has_x else None
