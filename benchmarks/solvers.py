@@ -1,4 +1,5 @@
-"""Time to optimality of each installed open MIP solver on the same Lipschitz MIPs.
+"""Time to optimality of each usable MIP solver (open, and commercial under whatever licence is
+installed, e.g. the size-limited ones of the pip packages) on the same Lipschitz MIPs.
 
     python benchmarks/solvers.py                       # 6 instances x installed solvers, 120 s each
     python benchmarks/solvers.py --time-limit 30 --solvers cbc,highs --only A-0.05
@@ -11,6 +12,8 @@ balls of radius 0.05 and 0.1:
 * ``A``, ``B``: the random networks and centres of benchmarks/run.py (network seeds 1 and 2,
   centres U[0,1]^10 from seed 100 + ord(key));
 * ``mlp``: examples/mlp_10_20_30_20_2.onnx (exported from PyTorch) around examples/x0_10.npy;
+* ``clf-0.1``: the shipped examples/classifier_4_16_16_3.onnx around examples/x0_4.npy, radius
+  0.1 (small enough for every size-limited commercial licence);
 * with ``--hard``: A at radius 0.15 and 0.2, B at 0.2, network C (seed 3) on the unit cube.
 
 ``--formulation paper`` compiles the original LipMIP encodings with interval bounds (the models
@@ -20,7 +23,8 @@ Each instance is compiled once with lipc's defaults and the same flat MIP is sol
 solver in turn through lipc.solve (one thread, the same time limit, lipc's default tolerances
 1e-9, no retries), so the value is the verified one.  Printed: a markdown table with time, nodes,
 value (or the interval at the limit), status and the time relative to CBC in the same run; then
-the geometric-mean ratio per solver and the order ``--solver auto`` uses.
+the geometric-mean ratio per solver and the order ``--solver auto`` uses.  A commercial solver
+whose licence cannot take an instance gets a row ``over licence`` with the limit and the size.
 """
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ sys.path.insert(0, str(ROOT / "tests"))          # netgen: ONNX files from weigh
 import lipc                                        # noqa: E402
 from lipc.compiler import CompileOptions           # noqa: E402
 from lipc.domain import Domain                     # noqa: E402
+from lipc.errors import SolverError                # noqa: E402
 from lipc.solvers import REGISTRY, SolveOptions, auto_order   # noqa: E402
 from netgen import random_mlp, save_mlp            # noqa: E402
 
@@ -61,14 +66,22 @@ def instances(tmp: Path, hard: bool = False) -> list[dict]:
         centre = np.load(ROOT / "examples" / "x0_10.npy")
         out += [dict(name=f"mlp-{r}", path=ROOT / "examples" / "mlp_10_20_30_20_2.onnx",
                      lo=centre - r, hi=centre + r) for r in RADII]
+        x0 = np.load(ROOT / "examples" / "x0_4.npy")
+        out.append(dict(name="clf-0.1", path=ROOT / "examples" / "classifier_4_16_16_3.onnx",
+                        lo=x0 - 0.1, hi=x0 + 0.1))
     return out
 
 
 def run(inst: dict, solver: str, time_limit: float, copts: CompileOptions) -> dict:
     t = time.perf_counter()
-    res = lipc.solve(inst["path"], Domain(inst["lo"], inst["hi"]), "0-1", "linf",
-                     SolveOptions(solver=solver, time_limit=time_limit, threads=1, retry=False),
-                     compile_options=copts)
+    try:
+        res = lipc.solve(inst["path"], Domain(inst["lo"], inst["hi"]), "0-1", "linf",
+                         SolveOptions(solver=solver, time_limit=time_limit, threads=1,
+                                      retry=False), compile_options=copts)
+    except SolverError as exc:                 # e.g. a size-limited licence refuses the model
+        why = str(exc).split(": ", 1)[-1].split(". Use")[0]
+        return dict(solver=solver, status=f"over licence ({why})", seconds=None, wall=None,
+                    nodes=None, value=None, lower=None, upper=None, binaries="-", rows="-")
     return dict(solver=res.solver if solver != "race" else f"race→{res.solver}",
                 status=res.status, seconds=res.seconds, wall=time.perf_counter() - t,
                 nodes=res.nodes, value=res.value, lower=res.lower, upper=res.upper,
@@ -83,7 +96,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--time-limit", type=float, default=120.0)
     ap.add_argument("--solvers", default=None,
-                    help="comma list (default: every installed open solver)")
+                    help="comma list (default: every usable solver)")
     ap.add_argument("--only", nargs="*", default=None, help="instance names, e.g. A-0.05")
     ap.add_argument("--race", action="store_true", help="also time --solver race")
     ap.add_argument("--formulation", default="lipc",
@@ -95,7 +108,8 @@ def main(argv=None) -> int:
     copts = CompileOptions(formulation=args.formulation,
                            bounds="interval" if args.formulation == "paper" else "auto")
     solvers = (args.solvers.split(",") if args.solvers else
-               [n for n in ("cbc", "highs", "scip") if REGISTRY[n].usable()])
+               [n for n in ("cbc", "highs", "scip", "gurobi", "cplex", "xpress")
+                if REGISTRY[n].usable()])
     if "cbc" in solvers:                       # CBC first: the reference of every ratio
         solvers = ["cbc"] + [s for s in solvers if s != "cbc"]
     if args.race:
@@ -123,9 +137,11 @@ def main(argv=None) -> int:
                         ratio = f"{q:.2f}"
                     elif done:
                         ratio = f"< {r['seconds'] / base['seconds']:.2f}"
-                value = (_num(r["value"]) if r["value"] is not None else
+                refused = r["seconds"] is None
+                value = ("-" if refused else _num(r["value"]) if r["value"] is not None else
                          f"[{_num(r['lower'])}, {_num(r['upper'])}]")
-                secs = f"{r['seconds']:.2f}" if done else f"> {args.time_limit:g}"
+                secs = ("-" if refused else f"{r['seconds']:.2f}" if done
+                        else f"> {args.time_limit:g}")
                 print(f"| {inst['name']} | {r['binaries']} | {r['rows']} | {r['solver']} | "
                       f"{secs} | {_num(r['nodes'], '{}')} | {value} | {r['status']} | {ratio} |",
                       flush=True)

@@ -243,6 +243,15 @@ class Backend:
         """Available and able to solve now (commercial back ends also need a licence)."""
         return self.available()
 
+    def size_limited(self) -> bool:
+        """Whether the licence in force limits the model size (open solvers: never)."""
+        return False
+
+    def fits(self, flat: FlatMIP) -> str | None:
+        """None when this back end (its licence) can take ``flat``, else the reason it cannot.
+        Open solvers take any size; commercial ones may have a size-limited licence."""
+        return None
+
     def require(self) -> None:
         """Raise a :class:`SolverError` naming the missing piece unless the back end is usable."""
         if not self.available():
@@ -281,7 +290,7 @@ class Backend:
                 progress.close()
         out.seconds = time.perf_counter() - t0
         out.solver = self.name
-        out.settings = self.settings(opts, att)
+        out.settings = {**self.settings(opts, att), **out.settings}   # + what it read back
         if out.status == Status.OPTIMAL and out.incumbent is not None:
             out.bound = out.incumbent if out.bound is None else max(out.bound, out.incumbent)
         if out.status in (Status.OPTIMAL, Status.TIME_LIMIT) and out.x is None:
@@ -346,22 +355,39 @@ def installed() -> list[str]:
     return [n for n, b in REGISTRY.items() if b.available()]
 
 
-def auto_order() -> list[str]:
-    """Usable back ends in preference order (commercial ones only with a working licence)."""
-    return [n for n, b in REGISTRY.items() if b.usable()]
+def auto_order(flat: FlatMIP | None = None) -> list[str]:
+    """Usable back ends in preference order (commercial ones only with a working licence, and
+    with ``flat`` only those whose licence can take its size).  A size-limited licence comes
+    after the open solvers: otherwise the solver behind ``auto`` would change with the size of
+    the network, and HiGHS is the documented default."""
+    usable = [b for b in REGISTRY.values()
+              if b.usable() and (flat is None or b.fits(flat) is None)]
+    return [b.name for b in sorted(usable, key=lambda b: b.size_limited())]
 
 
-def get(name: str) -> Backend:
-    """The back end called ``name`` (or the best usable one for "auto"), ready to solve."""
+def skipped(flat: FlatMIP) -> list[str]:
+    """Why usable back ends were left out of :func:`auto_order` for ``flat`` (for the notes)."""
+    return [f"{n} skipped: {why}" for n, b in REGISTRY.items()
+            if b.usable() and (why := b.fits(flat)) is not None]
+
+
+def get(name: str, flat: FlatMIP | None = None) -> Backend:
+    """The back end called ``name`` (or the best usable one for "auto"), ready to solve
+    ``flat`` when given (an explicit choice whose licence cannot take it is an error)."""
     key = name.strip().lower()
     if key == "auto":
-        order = auto_order()
+        order = auto_order(flat)
         if not order:
-            raise SolverError("no MIP solver is usable: install python-mip (CBC) or highspy")
+            raise SolverError("no MIP solver is usable: install python-mip (CBC) or highspy"
+                              + ("" if flat is None else "; " + "; ".join(skipped(flat))))
         return REGISTRY[order[0]]
     if key not in REGISTRY:
         raise QueryError(f"unknown solver {name!r}; choose one of "
                          f"{', '.join(names() + ['auto', 'race'])}")
     b = REGISTRY[key]
     b.require()
+    why = None if flat is None else b.fits(flat)
+    if why is not None:
+        raise SolverError(f"solver {b.name!r} cannot take this model: {why}. Use --solver auto "
+                          "or an open solver (highs, cbc, scip)")
     return b

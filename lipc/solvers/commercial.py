@@ -5,17 +5,70 @@ Gurobi library, not gurobipy, is installed).  None of these packages is a depend
 without them ``--solver gurobi`` stops with a message naming the missing package, and with a
 package but no licence, with the licence error the package reported.  ``auto`` considers them
 only after a successful licence check (done once per process).
+
+The packages from the package index come with a free licence that limits the model's size
+(measured here by trying: gurobipy 13 takes <= 2000 columns and <= 2000 rows, CPLEX 22
+Community Edition <= 1000 columns and <= 1000 rows, Xpress 9 community <= 5000 rows + columns).
+Whether the limit applies is found once per process by building a model one column over it
+(a full licence takes it).  :meth:`_Licensed.fits` compares the model *as the back end would
+pass it* with the limit, so ``auto``, ``race`` and the retry ladder skip a back end that would
+refuse the model, and an explicit ``--solver`` stops with one line naming the limit; a size
+error the vendor raises anyway is classified as the same :class:`LicenceLimitError`.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
+import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import SolverError
-from .base import Backend, SolverOutcome, Status, captured_stdout
+from ..mip import FlatMIP
+from .base import (Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status,
+                   captured_stdout)
+
+
+class LicenceLimitError(SolverError):
+    """The back end's licence cannot take a model of this size."""
+
+
+@dataclass(frozen=True)
+class SizeLimit:
+    """A size-limited licence: at most ``columns`` and ``rows``, or ``total`` rows + columns."""
+
+    licence: str
+    columns: int | None = None
+    rows: int | None = None
+    total: int | None = None
+
+    def probe_columns(self) -> int:
+        """Columns of the smallest row-free model this licence refuses: the probe's size."""
+        return (self.total if self.total is not None else self.columns) + 1
+
+    def excess(self, cols: int, rows: int) -> str | None:
+        """Why a model with ``cols`` columns and ``rows`` rows does not fit, or None."""
+        if ((self.columns is not None and cols > self.columns)
+                or (self.rows is not None and rows > self.rows)
+                or (self.total is not None and cols + rows > self.total)):
+            return f"{self.describe()}; this MIP has {cols} columns and {rows} rows"
+        return None
+
+    def describe(self) -> str:
+        most = (f"{self.total} rows + columns" if self.total is not None
+                else f"{self.columns} columns and {self.rows} rows")
+        return f"{self.licence} allows at most {most}"
+
+
+def _probe_model(cols: int) -> FlatMIP:
+    """A trivial LP with ``cols`` columns (max sum x, 0 <= x <= 1) to try a licence's limit."""
+    z = np.zeros(0)
+    return FlatMIP([f"x{j}" for j in range(cols)], np.zeros(cols), np.ones(cols),
+                   np.zeros(cols, bool), np.ones(cols), [], np.zeros(1, np.int64),
+                   np.zeros(0, np.int64), z, z, z, name="lipc_licence_probe")
 
 
 def _finite(v, big: float = 1e19) -> float | None:
@@ -29,6 +82,9 @@ def _finite(v, big: float = 1e19) -> float | None:
 class _Licensed(Backend):
     commercial = True
     _licence: tuple[bool, str] | None = None     # cached (ok, reason)
+    free_limit: SizeLimit | None = None          # the package index licence's limit (subclasses)
+    _limit: tuple[SizeLimit | None, str | None] | None = None  # cached: (limit in force,
+    #                                                            probe failure) per process
 
     def _probe(self) -> None:
         """Raise if no licence (subclasses)."""
@@ -52,6 +108,118 @@ class _Licensed(Backend):
         if not ok:
             raise SolverError(f"solver {self.name!r}: the package {self.module!r} is installed but "
                               f"no usable licence was found ({why})")
+
+    def size_limit(self) -> SizeLimit | None:
+        """The size limit of the licence in force, found once per process by solving a model
+        one column over the free licence's limit: refused means limited, solved means not."""
+        if type(self)._limit is None:
+            limited, failure = None, None
+            if self.free_limit is not None and self.usable():
+                probe, opts = _probe_model(self.free_limit.probe_columns()), SolveOptions()
+                try:
+                    self._run(probe, opts, Attempt.of(opts), Progress(self.name, False))
+                except Exception as exc:                 # noqa: BLE001 - classified below
+                    if self._size_error(exc):
+                        limited = self.free_limit
+                    else:                                # cannot solve even a trivial LP
+                        failure = f"its licence probe failed ({type(exc).__name__}: {exc})"
+            type(self)._limit = (limited, failure)
+        return type(self)._limit[0]
+
+    def size_limited(self) -> bool:
+        return self.size_limit() is not None
+
+    def settings(self, opts: SolveOptions, att: Attempt) -> dict:
+        lim = self.size_limit()
+        return {**super().settings(opts, att),
+                "licence": f"size-limited: {lim.describe()}" if lim else "unrestricted"}
+
+    def model_size(self, flat: FlatMIP) -> tuple[int, int]:
+        """(columns, rows) as this back end passes the model to the solver."""
+        return flat.n_cols, flat.n_rows
+
+    def fits(self, flat: FlatMIP) -> str | None:
+        if not self.usable():
+            return None
+        lim = self.size_limit()
+        failure = type(self)._limit[1]
+        return failure or (None if lim is None else lim.excess(*self.model_size(flat)))
+
+    def _size_error(self, exc: BaseException) -> bool:
+        """Is ``exc`` the vendor's "model too large for this licence" error? (subclasses)"""
+        return False
+
+    def _solve(self, flat, opts, att, progress):
+        try:
+            return self._run(flat, opts, att, progress)
+        except Exception as exc:
+            if self._size_error(exc):
+                cols, rows = self.model_size(flat)
+                raise LicenceLimitError(
+                    f"solver {self.name!r}: the licence refuses this model ({cols} columns, "
+                    f"{rows} rows; {self.free_limit.describe()}): {exc}. Use --solver auto or "
+                    "an open solver (highs, cbc, scip)") from exc
+            raise
+
+    def _run(self, flat, opts, att, progress) -> SolverOutcome:
+        raise NotImplementedError
+
+
+@contextlib.contextmanager
+def _captured(lines: list[str]):
+    """The solver's output into ``lines``: C-level stdout, and Python-level prints too (gurobipy
+    and xpress log through ``sys.stdout``, which need not be file descriptor 1, e.g. under a
+    test's capture): lipc's stdout stays clean for --json."""
+    buf = io.StringIO()
+    with captured_stdout(lines.append), contextlib.redirect_stdout(buf):
+        yield
+    lines.extend(buf.getvalue().splitlines())
+
+
+def _ranged(flat: FlatMIP) -> int:
+    """Number of two-sided rows with different finite sides."""
+    return int(np.count_nonzero(np.isfinite(flat.row_lo) & np.isfinite(flat.row_hi)
+                                & (flat.row_lo != flat.row_hi)))
+
+
+def _start(opts, flat: FlatMIP) -> np.ndarray | None:
+    """The MIP start (column values), if the options carry one (``SolveOptions.start`` of the
+    branch-and-bound work; read with getattr so that this works before and after it lands)."""
+    start = getattr(opts, "start", None)
+    if start is None:
+        return None
+    start = np.asarray(start, dtype=np.float64)
+    if start.shape != (flat.n_cols,):
+        raise SolverError(f"MIP start has {start.size} values, the model {flat.n_cols} columns")
+    return start
+
+
+# parameters read back from each solver after setting them: the values it actually holds
+_GUROBI_READ = ("Threads", "MIPGap", "MIPGapAbs", "FeasibilityTol", "IntFeasTol", "Seed",
+                "Presolve", "TimeLimit")
+_CPLEX_READ = ("threads", "mip.tolerances.mipgap", "mip.tolerances.absmipgap",
+               "mip.tolerances.integrality", "simplex.tolerances.feasibility", "randomseed",
+               "preprocessing.presolve", "timelimit")
+
+
+def _xpress_problem():
+    """A new Xpress problem, without the multi-line LicenseWarning the community licence emits
+    in every process that loads it (the licence in force is in the result's settings)."""
+    import xpress as xp
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", getattr(xp, "LicenseWarning", UserWarning))
+        return xp.problem()
+
+
+_XPRESS_STATUS = {"OPTIMAL": Status.OPTIMAL, "FEASIBLE": Status.TIME_LIMIT,
+                  "INFEASIBLE": Status.INFEASIBLE, "UNBOUNDED": Status.UNBOUNDED,
+                  "NOTFOUND": Status.NO_SOLUTION}      # xpress.enums.SolStatus names
+
+
+def _cplex_param(params, dotted: str):
+    for part in dotted.split("."):
+        params = getattr(params, part)
+    return params
 
 
 def _rows(flat):
@@ -84,9 +252,18 @@ class Gurobi(_Licensed):
                "size-limited); or GUROBI_HOME for python-mip's driver")
     progress_source = "callback"
     min_tol = 1e-9                       # FeasibilityTol and IntFeasTol accept >= 1e-9
+    free_limit = SizeLimit("the size-limited Gurobi licence of the gurobipy package",
+                           columns=2000, rows=2000)
 
     def available(self) -> bool:
         return super().available() or _pymip_has_gurobi()
+
+    def model_size(self, flat: FlatMIP) -> tuple[int, int]:
+        """addRange adds one slack column per two-sided row, and the licence counts it."""
+        return flat.n_cols + _ranged(flat), flat.n_rows
+
+    def _size_error(self, exc: BaseException) -> bool:
+        return getattr(exc, "errno", None) == 10010        # GRB_ERROR_SIZE_LIMIT_EXCEEDED
 
     def _probe(self) -> None:
         if super().available():
@@ -99,7 +276,7 @@ class Gurobi(_Licensed):
             import mip
             mip.Model(solver_name=mip.GUROBI)
 
-    def _solve(self, flat, opts, att, progress):
+    def _run(self, flat, opts, att, progress):
         if not Backend.available(self):          # only the library: python-mip's driver
             from .cbc import build_model, solve_pymip
             m, xs = build_model(flat, solver_name="GRB")
@@ -108,7 +285,7 @@ class Gurobi(_Licensed):
         from gurobipy import GRB
 
         lines: list[str] = []
-        with captured_stdout(lines.append):
+        with _captured(lines):
             env = gp.Env(empty=True)
             env.start()
             m = gp.Model(flat.name, env=env)
@@ -139,6 +316,11 @@ class Gurobi(_Licensed):
             if att.time_limit is not None:
                 p.TimeLimit = max(0.01, float(att.time_limit))
 
+            start = _start(opts, flat)
+            if start is not None:
+                m.setAttr("Start", xs, start.tolist())
+            native = {k: m.getParamInfo(k)[2] for k in _GUROBI_READ}
+
             def cb(model, where):
                 if where == GRB.Callback.MIP:
                     progress(int(model.cbGet(GRB.Callback.MIP_NODCNT)),
@@ -165,7 +347,8 @@ class Gurobi(_Licensed):
                       GRB.SUBOPTIMAL)
             st = ((Status.TIME_LIMIT if has_x else Status.NO_SOLUTION) if s in limits
                   else Status.ERROR)
-        return SolverOutcome(st, inc, bound, x_val, 0.0, nodes, log=lines)
+        return SolverOutcome(st, inc, bound, x_val, 0.0, nodes, log=lines,
+                             settings={"native": native})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -178,19 +361,24 @@ class CPLEX(_Licensed):
                "installation's Python API")
     progress_source = "callback"
     min_tol = 1e-9                       # simplex feasibility tolerance accepts >= 1e-9
+    free_limit = SizeLimit("the CPLEX Community Edition licence", columns=1000, rows=1000)
+
+    def _size_error(self, exc: BaseException) -> bool:
+        args = getattr(exc, "args", ())
+        return len(args) > 2 and args[2] == 1016            # CPXERR_RESTRICTED_VERSION
 
     def _probe(self) -> None:
         import cplex
         cplex.Cplex().end()
 
-    def _solve(self, flat, opts, att, progress):
+    def _run(self, flat, opts, att, progress):
         import cplex
         from cplex.callbacks import MIPInfoCallback
 
         buf = io.StringIO()
         c = cplex.Cplex()
         try:
-            for stream in (c.set_results_stream, c.set_log_stream):
+            for stream in (c.set_results_stream, c.set_log_stream, c.set_error_stream):
                 stream(buf)
             c.set_warning_stream(buf)
             c.objective.set_sense(c.objective.sense.maximize)
@@ -232,6 +420,11 @@ class CPLEX(_Licensed):
                         progress(int(self.get_num_nodes()), _finite(inc),
                                  _finite(self.get_best_objective_value()))
                 c.register_callback(Info)
+            start = _start(opts, flat)
+            if start is not None:
+                c.MIP_starts.add([list(range(flat.n_cols)), start.tolist()],
+                                 c.MIP_starts.effort_level.check_feasibility, "lipc")
+            native = {k: _cplex_param(P, k).get() for k in _CPLEX_READ}
             c.solve()
             sol = c.solution
             code = sol.get_status()
@@ -262,7 +455,8 @@ class CPLEX(_Licensed):
             st = Status.TIME_LIMIT if has_x else Status.NO_SOLUTION
         else:
             st = Status.ERROR
-        return SolverOutcome(st, inc, bound, x, 0.0, nodes, log=buf.getvalue().splitlines())
+        return SolverOutcome(st, inc, bound, x, 0.0, nodes, log=buf.getvalue().splitlines(),
+                             settings={"native": native})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -272,24 +466,31 @@ class CPLEX(_Licensed):
 class Xpress(_Licensed):
     name, label, module = "xpress", "FICO Xpress (xpress)", "xpress"
     install = "pip install xpress (the community licence is size-limited), or an Xpress licence"
-    progress_source = "log"
+    progress_source = "callback"
     min_tol = 1e-9
+    free_limit = SizeLimit("the Xpress community licence", total=5000)
+
+    def model_size(self, flat: FlatMIP) -> tuple[int, int]:
+        """A two-sided row is passed as two rows (>= and <=)."""
+        return flat.n_cols, flat.n_rows + _ranged(flat)
+
+    def _size_error(self, exc: BaseException) -> bool:
+        return "too many rows and columns" in str(exc)      # Xpress message ?120
 
     def _probe(self) -> None:
-        import xpress as xp
-        xp.problem()
+        _xpress_problem()
 
-    def _solve(self, flat, opts, att, progress):
+    def _run(self, flat, opts, att, progress):
         import xpress as xp
 
         lines: list[str] = []
-        with captured_stdout(lines.append):
-            p = xp.problem()
+        with _captured(lines):
+            p = _xpress_problem()
             inf = getattr(xp, "infinity", 1e20)
             kind = getattr(xp, "integer"), getattr(xp, "continuous")
-            xs = [xp.var(lb=max(-inf, lo), ub=min(inf, hi), vartype=kind[0] if i else kind[1])
+            xs = [p.addVariable(lb=max(-inf, lo), ub=min(inf, hi),
+                                vartype=kind[0] if i else kind[1])
                   for lo, hi, i in zip(flat.lb.tolist(), flat.ub.tolist(), flat.integer)]
-            p.addVariable(xs)
             cons = []
             for idx, val, lo, hi in _rows(flat):
                 body = xp.Sum(v * xs[j] for j, v in zip(idx, val))
@@ -306,27 +507,40 @@ class Xpress(_Licensed):
             p.setObjective(obj, sense=getattr(xp, "maximize", -1))
             ctl = {"threads": max(1, int(opts.threads)), "miprelstop": float(opts.gap),
                    "mipabsstop": float(opts.gap_abs), "feastol": max(self.min_tol, att.feas_tol),
-                   "miptol": max(self.min_tol, att.int_tol), "randomseed": int(opts.seed)}
+                   "miptol": max(self.min_tol, att.int_tol), "randomseed": int(opts.seed),
+                   # cutoffs prune nodes within 1e-5 absolute / 1e-4 relative of the incumbent
+                   # by default: a gap larger than the one asked for
+                   "mipaddcutoff": -float(opts.gap_abs), "miprelcutoff": float(opts.gap)}
             if not att.presolve:
                 ctl["presolve"] = 0
             if att.time_limit is not None:
                 ctl["maxtime"] = -max(1, int(math.ceil(att.time_limit)))   # < 0: hard limit
             p.setControl(ctl)
-            (p.optimize if hasattr(p, "optimize") else p.solve)()
-            ms = p.getAttrib("mipstatus")
-            has_x = ms in (getattr(xp, "mip_solution", 4), getattr(xp, "mip_optimal", 6))
+            native = p.getControl(list(ctl))
+            start = _start(opts, flat)
+            if start is not None:
+                p.addmipsol(start.tolist(), xs, "lipc")
+            if progress.enabled:
+                def on_log(prob, *_) -> None:        # at each MIP log line
+                    a = prob.attributes
+                    progress(int(a.nodes), _finite(a.mipobjval) if a.mipsols else None,
+                             _finite(a.bestbound))
+
+                if hasattr(p, "addMiplogCallback"):     # Xpress >= 9.8
+                    p.addMiplogCallback(on_log)
+                else:                                   # older: (prob, data) -> 0
+                    p.addcbmiplog(lambda prob, data: on_log(prob) or 0, None, 0)
+            solve_status, sol_status = p.optimize()     # Xpress >= 9.2: LPs and MIPs alike
+            has_x = sol_status in (xp.enums.SolStatus.OPTIMAL, xp.enums.SolStatus.FEASIBLE)
             x = np.array(p.getSolution(xs), dtype=np.float64) if has_x else None
-            inc = _finite(p.getAttrib("mipobjval")) if has_x else None
-            bound = _finite(p.getAttrib("bestbound"))
-            nodes = int(p.getAttrib("nodes"))
-        if ms == getattr(xp, "mip_optimal", 6):
-            st = Status.OPTIMAL
-        elif ms == getattr(xp, "mip_infeas", 5):
-            st = Status.INFEASIBLE
-        elif ms == getattr(xp, "mip_unbounded", 7):
-            st = Status.UNBOUNDED
-        elif has_x:
+            mip = bool(flat.integer.any())
+            a = p.attributes
+            inc = _finite(a.mipobjval if mip else a.lpobjval) if has_x else None
+            bound = _finite(p.attributes.bestbound) if mip else None
+            nodes = int(p.attributes.nodes) if mip else 0
+        st = _XPRESS_STATUS.get(sol_status.name, Status.ERROR)
+        if st == Status.NO_SOLUTION and solve_status != xp.enums.SolveStatus.STOPPED:
+            st = Status.ERROR
+        elif st == Status.OPTIMAL and solve_status != xp.enums.SolveStatus.COMPLETED:
             st = Status.TIME_LIMIT
-        else:
-            st = Status.NO_SOLUTION if ms in (getattr(xp, "mip_nosolfound", 3),) else Status.ERROR
-        return SolverOutcome(st, inc, bound, x, 0.0, nodes, log=lines)
+        return SolverOutcome(st, inc, bound, x, 0.0, nodes, log=lines, settings={"native": native})

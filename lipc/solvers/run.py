@@ -21,7 +21,7 @@ from typing import Callable
 from ..errors import QueryError, SolverError
 from ..mip import FlatMIP
 from .base import (AUDIT, REGISTRY, Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status,
-                   _fmt, auto_order, get)
+                   _fmt, auto_order, get, skipped)
 
 AGREE = 1e-6        # relative agreement demanded by --cross-check
 
@@ -32,7 +32,7 @@ def _remaining(opts: SolveOptions, t0: float) -> float | None:
     return opts.time_limit - (time.perf_counter() - t0)
 
 
-def _plan(primary: Backend, opts: SolveOptions, skip_first: bool = False):
+def _plan(flat: FlatMIP, primary: Backend, opts: SolveOptions, skip_first: bool = False):
     """(back end, attempt) pairs in the order they are tried."""
     first = Attempt.of(opts)
     if not skip_first:
@@ -40,7 +40,7 @@ def _plan(primary: Backend, opts: SolveOptions, skip_first: bool = False):
     if not opts.retry:
         return
     yield primary, first.tighter(primary.min_tol)
-    for name in auto_order():
+    for name in auto_order(flat):
         if name != primary.name:
             yield REGISTRY[name], first
 
@@ -50,7 +50,7 @@ def _ladder(flat: FlatMIP, opts: SolveOptions, primary: Backend, accept, t0: flo
     notes = list(notes or [])
     rejected: SolverOutcome | None = None
     tried, explained = 0, False
-    for backend, att in _plan(primary, opts, skip_first):
+    for backend, att in _plan(flat, primary, opts, skip_first):
         left = _remaining(opts, t0)
         if tried and left is not None and left <= 0.05:
             notes.append("time limit reached: no further attempt")
@@ -100,9 +100,13 @@ def solve_mip(flat: FlatMIP, opts: SolveOptions | None = None,
     t0 = time.perf_counter()
     choice = (opts.solver or "auto").strip().lower()
     if choice == "race" or choice.startswith("race:"):
-        out = race(flat, opts, race_names(choice), accept, t0)
+        out = race(flat, opts, race_names(choice, flat), accept, t0)
     else:
-        out = _ladder(flat, opts, get(choice), accept, t0)
+        out = _ladder(flat, opts, get(choice, flat), accept, t0)
+    if choice == "auto" or choice == "race":
+        left_out = skipped(flat)                  # e.g. a size-limited licence
+        if left_out:
+            out.notes.insert(0, f"{choice} chose {out.solver}: " + "; ".join(left_out))
     if opts.cross_check:
         cross_check(out, flat, opts, t0)
     return out
@@ -118,7 +122,7 @@ def _rel(a: float, b: float) -> float:
 
 def cross_check(out: SolverOutcome, flat: FlatMIP, opts: SolveOptions, t0: float) -> None:
     """Re-solve with ``opts.cross_check``; raise :class:`SolverError` on any disagreement."""
-    other = get(opts.cross_check)
+    other = get(opts.cross_check, flat)
     if other.name == out.solver:
         raise QueryError(f"--cross-check {other.name}: choose a solver other than the one that "
                          f"solved the model ({out.solver})")
@@ -156,16 +160,16 @@ def cross_check(out: SolverOutcome, flat: FlatMIP, opts: SolveOptions, t0: float
 # race
 
 
-def race_names(choice: str) -> list[str]:
-    """The two racers: "race:A,B" or the two best usable back ends."""
+def race_names(choice: str, flat: FlatMIP | None = None) -> list[str]:
+    """The two racers: "race:A,B" or the two best usable back ends (that can take ``flat``)."""
     if ":" in choice:
         names = [n.strip() for n in choice.split(":", 1)[1].split(",") if n.strip()]
         if len(names) < 2 or len(set(names)) != len(names):
             raise QueryError(f"--solver {choice}: name two different solvers, e.g. race:highs,cbc")
         for n in names:
-            get(n)                                     # unknown or missing: a clear error
+            get(n, flat)                # unknown, missing or over its licence: a clear error
         return names
-    names = auto_order()
+    names = auto_order(flat)
     if len(names) < 2:
         raise SolverError("--solver race needs two usable solvers; usable here: "
                           f"{', '.join(names) or 'none'} (install highspy or pyscipopt)")
