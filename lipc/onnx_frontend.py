@@ -116,6 +116,8 @@ def _read_model(path: str | Path) -> onnx.ModelProto:
         raise ModelError(f"model file not found: {p}")
     if p.is_dir():
         raise ModelError(f"{p} is a folder, not an ONNX model file")
+    if p.stat().st_size == 0:
+        raise ModelError(f"{p} is empty, not an ONNX model")
     try:
         model = onnx.load(str(p), load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError and friends

@@ -4,7 +4,8 @@ A 197-byte model can declare a 1x100000x100000 input, a Pad of 10^12 or an exter
 40 GB; numpy would try to allocate it and the machine would swap or die.  Every tensor size the
 reader is about to create is compared with ``max_elements()`` first, so such a model is one
 ``lipc: error:`` line within a second.  The limit is generous for the networks an exact MIP can
-handle (10 million numbers; a MIP with that many variables is far out of reach) and can be raised
+handle (2 million numbers, about 200 MB of index and weight arrays at the peak; a MIP with
+that many variables is far out of reach) and can be raised
 with the environment variable ``LIPC_MAX_ELEMENTS``.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 
 from .errors import ModelError
 
-DEFAULT_MAX_ELEMENTS = 10_000_000
+DEFAULT_MAX_ELEMENTS = 2_000_000
 ENV_VAR = "LIPC_MAX_ELEMENTS"
 
 

@@ -357,13 +357,13 @@ def _reshape(b, node, ins, at):
     dims = [in_shape[i] if (d == 0 and not at.get("allowzero", 0)) else int(d)
             for i, d in enumerate(target)]
     if dims.count(-1) > 1:
-        raise ShapeError(f"{_where(node)}: more than one -1 in {list(target)}")
+        raise ShapeError(f"{_where(node)}: more than one -1 in {target.tolist()}")
     total = product(in_shape)
     if -1 in dims:
         rest = product(d for d in dims if d != -1)
         dims[dims.index(-1)] = total // rest if rest else 0
     if product(dims) != total:
-        raise ShapeError(f"{_where(node)}: cannot reshape {in_shape} to {list(target)}")
+        raise ShapeError(f"{_where(node)}: cannot reshape {tuple(in_shape)} to {target.tolist()}")
     return [Sym(x.node, tuple(dims)) if isinstance(x, Sym) else np.reshape(x, dims)]
 
 
