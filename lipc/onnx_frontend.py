@@ -195,6 +195,11 @@ def _float64_model(model: onnx.ModelProto, nodes: list[onnx.NodeProto],
     for init in m.graph.initializer:
         widen(init)
     for node in m.graph.node:
+        if node.op_type == "Constant":          # value_float(s) are float32: make them tensors
+            for a in node.attribute:
+                if a.name in ("value_float", "value_floats"):
+                    v = np.asarray(onnx.helper.get_attribute_value(a), dtype=np.float64)
+                    a.CopyFrom(onnx.helper.make_attribute("value", numpy_helper.from_array(v)))
         for a in node.attribute:
             if a.type == onnx.AttributeProto.TENSOR:
                 widen(a.t)

@@ -386,6 +386,8 @@ def _squeeze(b, node, ins, at):
     shape = list(x.shape if isinstance(x, Sym) else np.shape(x))
     axes = [_axis(node, a, len(shape), "axes") for a in _axes(b, node, ins, at)] or \
         [i for i, d in enumerate(shape) if d == 1]
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"{_where(node)}: repeated axes {axes}")
     if any(shape[a] != 1 for a in axes):
         raise ShapeError(f"{_where(node)}: cannot squeeze axes {axes} of shape {tuple(shape)} "
                          "(only dimensions of size 1)")
