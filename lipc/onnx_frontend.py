@@ -17,7 +17,7 @@ from .errors import LipcError, ModelError, NumericError, UnsupportedOpError
 from .ir import Affine, Input, IRGraph, Term
 from .network import Network
 from .onnx_limits import check_shape, product
-from .onnx_ops import OP_HANDLERS, Builder, Sym, attrs
+from .onnx_ops import OP_HANDLERS, Builder, Sym, attrs, check_inputs
 from .sparse import scale_rows
 
 # Activations that are not piecewise linear: no exact MIP exists, so they get a specific hint.
@@ -236,7 +236,7 @@ def load_onnx(path: str | Path, output_node: str | None = None) -> Network:
     """Read an ONNX ReLU network into the IR (forward pass only); ``output_node`` names an
     earlier tensor to use as the output (e.g. the logits before a softmax)."""
     model = _read_model(path)
-    _opset(model)
+    opset = _opset(model)
     init_names = {i.name for i in model.graph.initializer}
     inputs = [vi for vi in model.graph.input if vi.name not in init_names]
     if len(inputs) != 1:
@@ -254,7 +254,7 @@ def load_onnx(path: str | Path, output_node: str | None = None) -> Network:
                                  hint="to analyse the network up to an earlier tensor (e.g. "
                                       "the logits before a softmax), pass --output-node NAME") \
             from None
-    b = Builder()
+    b = Builder(opset)
     for init in model.graph.initializer:
         b.values[init.name] = numpy_helper.to_array(init).astype(np.float64)
     vi = inputs[0]
@@ -291,8 +291,9 @@ def load_onnx(path: str | Path, output_node: str | None = None) -> Network:
 def _run_handler(b: Builder, node: onnx.NodeProto, ins: list) -> list:
     """One node through its handler; a malformed node numpy or onnx choke on (a shape that does
     not fit, an attribute of the wrong kind) becomes a ModelError naming it."""
+    check_inputs(node, b.opset)
     try:
-        outs = OP_HANDLERS[node.op_type](b, node, ins, attrs(node))
+        outs = OP_HANDLERS[node.op_type](b, node, ins, attrs(node, b.opset))
     except LipcError:
         raise
     except _MALFORMED as exc:

@@ -45,9 +45,10 @@ Value = Union[Sym, np.ndarray]
 class Builder:
     """State of one import: the IR graph and the ONNX tensor name → Value table."""
 
-    def __init__(self):
+    def __init__(self, opset: int = 17):
         self.graph = IRGraph()
         self.values: dict[str, Value] = {}
+        self.opset = opset
 
     def const(self, name: str, node: onnx.NodeProto) -> np.ndarray:
         v = self.values[name]
@@ -96,9 +97,54 @@ ATTRIBUTES: dict[str, dict[str, int]] = {
 }
 
 
-def attrs(node: onnx.NodeProto) -> dict:
-    """The node's attributes as Python values, after checking each is one the op accepts with
-    the type ONNX gives it (STRING values decoded)."""
+# (since opset, required, most) inputs of each operator, newest definition first; the required
+# ones may not be omitted ("").  Ops not listed take exactly one input.
+_MANY = 1 << 30
+INPUTS: dict[str, tuple[tuple[int, int, int], ...]] = {
+    "Gemm": ((1, 2, 3),), "MatMul": ((1, 2, 2),), "Add": ((1, 2, 2),), "Sub": ((1, 2, 2),),
+    "Mul": ((1, 2, 2),), "Div": ((1, 2, 2),), "PRelu": ((1, 2, 2),),
+    "Clip": ((11, 1, 3), (1, 1, 1)), "Max": ((1, 1, _MANY),), "Min": ((1, 1, _MANY),),
+    "BatchNormalization": ((1, 5, 5),), "Conv": ((1, 2, 3),), "Reshape": ((5, 2, 2),),
+    "Squeeze": ((13, 1, 2), (1, 1, 1)), "Unsqueeze": ((13, 2, 2), (1, 1, 1)),
+    "Slice": ((10, 3, 5), (1, 1, 1)), "Gather": ((1, 2, 2),), "Concat": ((1, 1, _MANY),),
+    "Pad": ((18, 2, 4), (11, 2, 3), (1, 1, 1)), "Dropout": ((12, 1, 3), (1, 1, 1)),
+    "Constant": ((1, 0, 0),),
+}
+
+# Attributes that exist only in some opsets (first, last): e.g. Clip's bounds became inputs in
+# opset 11; an attribute outside its range has no meaning in the model's opset and is refused.
+ATTRIBUTE_OPSETS: dict[tuple[str, str], tuple[int, int]] = {
+    ("Clip", "min"): (1, 10), ("Clip", "max"): (1, 10),
+    ("Slice", "starts"): (1, 9), ("Slice", "ends"): (1, 9), ("Slice", "axes"): (1, 9),
+    ("Pad", "pads"): (1, 10), ("Pad", "value"): (1, 10),
+    ("Squeeze", "axes"): (1, 12), ("Unsqueeze", "axes"): (1, 12),
+    ("Dropout", "ratio"): (1, 11), ("Dropout", "seed"): (12, _MANY),
+    ("BatchNormalization", "training_mode"): (14, _MANY),
+    ("AveragePool", "dilations"): (19, _MANY), ("AveragePool", "ceil_mode"): (10, _MANY),
+    ("MaxPool", "dilations"): (10, _MANY), ("MaxPool", "ceil_mode"): (10, _MANY),
+    ("MaxPool", "storage_order"): (8, _MANY), ("Reshape", "allowzero"): (14, _MANY),
+    ("Cast", "saturate"): (19, _MANY), ("Constant", "value_float"): (12, _MANY),
+    ("Constant", "value_floats"): (12, _MANY), ("Constant", "value_int"): (12, _MANY),
+    ("Constant", "value_ints"): (12, _MANY),
+}
+
+
+def check_inputs(node: onnx.NodeProto, opset: int) -> None:
+    """The node has as many inputs as its op takes in ``opset``, no required one omitted."""
+    _, need, most = next(d for d in INPUTS.get(node.op_type, ((1, 1, 1),)) if d[0] <= opset)
+    given = list(node.input)
+    while given and not given[-1]:
+        given.pop()                                   # trailing omitted optional inputs
+    if len(given) > most or len(given) < need or any(not n for n in given[:need]):
+        count = f"{need}" if most == need else f"{need} or more" if most == _MANY \
+            else f"{need} to {most}"
+        raise ModelError(f"{_where(node)}: takes {count} inputs in opset {opset}, got "
+                         f"{list(node.input)}")
+
+
+def attrs(node: onnx.NodeProto, opset: int) -> dict:
+    """The node's attributes as Python values, after checking each is one the op accepts in
+    ``opset`` with the type ONNX gives it (STRING values decoded)."""
     accepted = ATTRIBUTES.get(node.op_type, {})
     out = {}
     for a in node.attribute:
@@ -106,6 +152,11 @@ def attrs(node: onnx.NodeProto) -> dict:
             raise ModelError(f"{_where(node)}: attribute {a.name!r} is not supported"
                              + (f" (accepted: {', '.join(sorted(accepted))})" if accepted else
                                 " (the op takes no attributes)"))
+        first, last = ATTRIBUTE_OPSETS.get((node.op_type, a.name), (1, _MANY))
+        if not first <= opset <= last:
+            raise ModelError(f"{_where(node)}: attribute {a.name!r} does not exist in opset "
+                             f"{opset} (only in opsets {first}"
+                             + (f" to {last})" if last != _MANY else " and later)"))
         if a.type != accepted[a.name]:
             raise ModelError(f"{_where(node)}: attribute {a.name!r} has type "
                              f"{_A.AttributeType.Name(a.type) if a.type in _A.AttributeType.values() else a.type}, "
@@ -493,6 +544,9 @@ def _pad(b, node, ins, at):
 def _dropout(b, node, ins, at):
     if len(node.output) > 1 and node.output[1]:
         raise ModelError(f"{_where(node)}: the dropout mask output is not supported")
+    if len(ins) > 1 and ins[1] is not None and (
+            isinstance(ins[1], Sym) or np.size(ins[1]) != 1 or not 0 <= float(ins[1]) < 1):
+        raise ModelError(f"{_where(node)}: the ratio must be a constant scalar in [0, 1)")
     if len(ins) > 2 and ins[2] is not None and \
             (isinstance(ins[2], Sym) or np.any(np.asarray(ins[2]) != 0)):
         raise ModelError(f"{_where(node)}: training_mode is set (random dropout); export the "
