@@ -283,9 +283,32 @@ def load_onnx(path: str | Path, output_node: str | None = None) -> Network:
              f"folded {merged} elementwise scaling(s) (BatchNormalization, Mul/Div/Add/Sub by "
              "constants) into the preceding affine node" if merged else
              "no elementwise scaling to fold"]
-    return Network(b.graph, x, out.node, in_shape,
-                   _reference(model, nodes, vi.name, in_shape, out_name),
-                   name=Path(path).stem, notes=notes)
+    reference = _reference(model, nodes, vi.name, in_shape, out_name)
+    _check_reference(b.graph, x, out.node, reference, int(np.prod(in_shape)))
+    return Network(b.graph, x, out.node, in_shape, reference, name=Path(path).stem, notes=notes)
+
+
+def _check_reference(graph: IRGraph, x: str, out: str, reference: Callable,
+                     n: int) -> None:
+    """The witness trusts the reference interpreter as the model's own function, so it must
+    agree with the IR: onnx's reference evaluator mis-evaluates some operators (MaxPool with
+    asymmetric pads in onnx 1.23, raises on some AveragePool pads).  A model where the two
+    differ at two random points is refused rather than certified against a wrong function."""
+    from .interpret import evaluate
+
+    X = np.random.default_rng(0).uniform(-1, 1, (2, n))
+    try:
+        want = reference(X)
+    except Exception as exc:  # the reference interpreter failing at run time
+        raise ModelError(f"the ONNX reference interpreter (used to verify results) fails on "
+                         f"this model: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") \
+            from None
+    got = evaluate(graph, {x: X.T}, [out])[out].T
+    scale = max(1.0, float(np.abs(want).max()) if want.size else 1.0)
+    if got.shape != want.shape or not np.allclose(got, want, rtol=1e-7, atol=1e-7 * scale):
+        raise ModelError("the ONNX reference interpreter (used to verify results) disagrees "
+                         "with lipc's reading of this model; refusing rather than verifying "
+                         "against a different function")
 
 
 def _run_handler(b: Builder, node: onnx.NodeProto, ins: list) -> list:
