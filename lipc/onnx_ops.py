@@ -21,6 +21,7 @@ import onnx
 from onnx import numpy_helper
 
 from .errors import ModelError, ShapeError
+from .onnx_limits import check_elements, check_shape, product
 from .ir import IRGraph, Term, affine, relu
 from .norms import abs_node
 from .sparse import CSR
@@ -44,9 +45,10 @@ Value = Union[Sym, np.ndarray]
 class Builder:
     """State of one import: the IR graph and the ONNX tensor name → Value table."""
 
-    def __init__(self):
+    def __init__(self, opset: int = 17):
         self.graph = IRGraph()
         self.values: dict[str, Value] = {}
+        self.opset = opset
 
     def const(self, name: str, node: onnx.NodeProto) -> np.ndarray:
         v = self.values[name]
@@ -71,8 +73,103 @@ def _where(node: onnx.NodeProto) -> str:
     return f"node {node.name or '<unnamed>'!r} ({node.op_type})"
 
 
-def attrs(node: onnx.NodeProto) -> dict:
-    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+_A = onnx.AttributeProto
+_WINDOW = {"kernel_shape": _A.INTS, "strides": _A.INTS, "pads": _A.INTS, "dilations": _A.INTS,
+           "auto_pad": _A.STRING, "ceil_mode": _A.INT}
+
+# Every attribute each operator accepts, with its ONNX type.  Anything else (an attribute of a
+# newer or older opset, a typo, a flipped byte) is refused: lipc never guesses what it means.
+ATTRIBUTES: dict[str, dict[str, int]] = {
+    "Gemm": {"alpha": _A.FLOAT, "beta": _A.FLOAT, "transA": _A.INT, "transB": _A.INT},
+    "LeakyRelu": {"alpha": _A.FLOAT}, "Clip": {"min": _A.FLOAT, "max": _A.FLOAT},
+    "BatchNormalization": {"epsilon": _A.FLOAT, "momentum": _A.FLOAT, "training_mode": _A.INT},
+    "Conv": {**_WINDOW, "group": _A.INT},
+    "AveragePool": {**_WINDOW, "count_include_pad": _A.INT},
+    "MaxPool": {**_WINDOW, "storage_order": _A.INT},
+    "Flatten": {"axis": _A.INT}, "Reshape": {"allowzero": _A.INT},
+    "Squeeze": {"axes": _A.INTS}, "Unsqueeze": {"axes": _A.INTS}, "Transpose": {"perm": _A.INTS},
+    "Slice": {"starts": _A.INTS, "ends": _A.INTS, "axes": _A.INTS},
+    "Gather": {"axis": _A.INT}, "Concat": {"axis": _A.INT},
+    "Pad": {"mode": _A.STRING, "pads": _A.INTS, "value": _A.FLOAT},
+    "Dropout": {"ratio": _A.FLOAT, "seed": _A.INT}, "Cast": {"to": _A.INT, "saturate": _A.INT},
+    "Constant": {"value": _A.TENSOR, "value_float": _A.FLOAT, "value_floats": _A.FLOATS,
+                 "value_int": _A.INT, "value_ints": _A.INTS},
+}
+
+
+# (since opset, required, most) inputs of each operator, newest definition first; the required
+# ones may not be omitted ("").  Ops not listed take exactly one input.
+_MANY = 1 << 30
+INPUTS: dict[str, tuple[tuple[int, int, int], ...]] = {
+    "Gemm": ((1, 2, 3),), "MatMul": ((1, 2, 2),), "Add": ((1, 2, 2),), "Sub": ((1, 2, 2),),
+    "Mul": ((1, 2, 2),), "Div": ((1, 2, 2),), "PRelu": ((1, 2, 2),),
+    "Clip": ((11, 1, 3), (1, 1, 1)), "Max": ((1, 1, _MANY),), "Min": ((1, 1, _MANY),),
+    "BatchNormalization": ((1, 5, 5),), "Conv": ((1, 2, 3),), "Reshape": ((5, 2, 2),),
+    "Squeeze": ((13, 1, 2), (1, 1, 1)), "Unsqueeze": ((13, 2, 2), (1, 1, 1)),
+    "Slice": ((10, 3, 5), (1, 1, 1)), "Gather": ((1, 2, 2),), "Concat": ((1, 1, _MANY),),
+    "Pad": ((18, 2, 4), (11, 2, 3), (1, 1, 1)), "Dropout": ((12, 1, 3), (1, 1, 1)),
+    "Constant": ((1, 0, 0),),
+}
+
+# Attributes that exist only in some opsets (first, last): e.g. Clip's bounds became inputs in
+# opset 11; an attribute outside its range has no meaning in the model's opset and is refused.
+ATTRIBUTE_OPSETS: dict[tuple[str, str], tuple[int, int]] = {
+    ("Clip", "min"): (1, 10), ("Clip", "max"): (1, 10),
+    ("Slice", "starts"): (1, 9), ("Slice", "ends"): (1, 9), ("Slice", "axes"): (1, 9),
+    ("Pad", "pads"): (1, 10), ("Pad", "value"): (1, 10),
+    ("Squeeze", "axes"): (1, 12), ("Unsqueeze", "axes"): (1, 12),
+    ("Dropout", "ratio"): (1, 11), ("Dropout", "seed"): (12, _MANY),
+    ("BatchNormalization", "training_mode"): (14, _MANY),
+    ("AveragePool", "dilations"): (19, _MANY), ("AveragePool", "ceil_mode"): (10, _MANY),
+    ("MaxPool", "dilations"): (10, _MANY), ("MaxPool", "ceil_mode"): (10, _MANY),
+    ("MaxPool", "storage_order"): (8, _MANY), ("Reshape", "allowzero"): (14, _MANY),
+    ("Cast", "saturate"): (19, _MANY), ("Constant", "value_float"): (12, _MANY),
+    ("Constant", "value_floats"): (12, _MANY), ("Constant", "value_int"): (12, _MANY),
+    ("Constant", "value_ints"): (12, _MANY),
+}
+
+
+def check_inputs(node: onnx.NodeProto, opset: int) -> None:
+    """The node has as many inputs as its op takes in ``opset``, no required one omitted."""
+    _, need, most = next(d for d in INPUTS.get(node.op_type, ((1, 1, 1),)) if d[0] <= opset)
+    given = list(node.input)
+    while given and not given[-1]:
+        given.pop()                                   # trailing omitted optional inputs
+    if len(given) > most or len(given) < need or any(not n for n in given[:need]):
+        count = f"{need}" if most == need else f"{need} or more" if most == _MANY \
+            else f"{need} to {most}"
+        raise ModelError(f"{_where(node)}: takes {count} inputs in opset {opset}, got "
+                         f"{list(node.input)}")
+
+
+def attrs(node: onnx.NodeProto, opset: int) -> dict:
+    """The node's attributes as Python values, after checking each is one the op accepts in
+    ``opset`` with the type ONNX gives it (STRING values decoded)."""
+    accepted = ATTRIBUTES.get(node.op_type, {})
+    out = {}
+    for a in node.attribute:
+        if a.name not in accepted:
+            raise ModelError(f"{_where(node)}: attribute {a.name!r} is not supported"
+                             + (f" (accepted: {', '.join(sorted(accepted))})" if accepted else
+                                " (the op takes no attributes)"))
+        first, last = ATTRIBUTE_OPSETS.get((node.op_type, a.name), (1, _MANY))
+        if not first <= opset <= last:
+            raise ModelError(f"{_where(node)}: attribute {a.name!r} does not exist in opset "
+                             f"{opset} (only in opsets {first}"
+                             + (f" to {last})" if last != _MANY else " and later)"))
+        if a.type != accepted[a.name]:
+            raise ModelError(f"{_where(node)}: attribute {a.name!r} has type "
+                             f"{_A.AttributeType.Name(a.type) if a.type in _A.AttributeType.values() else a.type}, "
+                             f"expected {_A.AttributeType.Name(accepted[a.name])}")
+        v = onnx.helper.get_attribute_value(a)
+        if isinstance(v, bytes):
+            try:
+                v = v.decode()
+            except UnicodeDecodeError:
+                raise ModelError(f"{_where(node)}: attribute {a.name!r} is not UTF-8 text") \
+                    from None
+        out[a.name] = v
+    return out
 
 
 # ---------------------------------------------------------------------- index maps
@@ -84,7 +181,9 @@ def index_map(b: Builder, node, values: list[Value], fn: Callable, fill: float =
     are encoded as codes <= -2 into a pool; ``fn`` may introduce -1 for a padding ``fill``.
     """
     if not any(isinstance(v, Sym) for v in values):
-        return np.asarray(fn(*[np.asarray(v, dtype=np.float64) for v in values]))
+        out = np.asarray(fn(*[np.asarray(v, dtype=np.float64) for v in values]))
+        check_shape(out.shape, f"the result of {_where(node)}")
+        return out
     tensors, syms, pool, offset = [], [], [], 0
     for v in values:
         if isinstance(v, Sym):
@@ -96,6 +195,7 @@ def index_map(b: Builder, node, values: list[Value], fn: Callable, fill: float =
             tensors.append(-(2 + len(pool) + np.arange(arr.size)).reshape(arr.shape))
             pool.extend(arr.ravel().tolist())
     R = np.asarray(fn(*tensors))
+    check_shape(R.shape, f"the result of {_where(node)}")
     r = R.ravel()
     if len(syms) == 1 and r.size == syms[0][0].size and np.array_equal(r, np.arange(r.size)):
         return Sym(syms[0][0].node, R.shape)            # a pure reshape: no node
@@ -125,6 +225,7 @@ def _lin_combo(b: Builder, node, operands: list[tuple[Value, float]], label: str
     """sum_k s_k * v_k with numpy broadcasting, for symbolic or constant v_k."""
     shape = np.broadcast_shapes(*[np.shape(v) if not isinstance(v, Sym) else v.shape
                                   for v, _ in operands])
+    check_shape(shape, f"the result of {_where(node)}")
     parts, bias = [], np.zeros(int(np.prod(shape, dtype=np.int64)))
     for v, s in operands:
         v = broadcast_to(b, node, v, shape)
@@ -203,8 +304,8 @@ def _prelu_slope(b, node, ins, at):
 
 def _clip(b, node, ins, at):
     x = ins[0]
-    lo = ins[1] if len(ins) > 1 and ins[1] is not None else at.get("min")
-    hi = ins[2] if len(ins) > 2 and ins[2] is not None else at.get("max")
+    lo = b.const(node.input[1], node) if len(ins) > 1 and ins[1] is not None else at.get("min")
+    hi = b.const(node.input[2], node) if len(ins) > 2 and ins[2] is not None else at.get("max")
     if not isinstance(x, Sym):
         return [np.clip(x, lo, hi)]
     out: Value = x
@@ -291,8 +392,7 @@ def _batchnorm(b, node, ins, at):
 def _flatten(b, node, ins, at):
     x = ins[0]
     shape = x.shape if isinstance(x, Sym) else np.shape(x)
-    axis = at.get("axis", 1)
-    axis = axis if axis >= 0 else axis + len(shape)
+    axis = _axis(node, at.get("axis", 1), len(shape) + 1, "axis")
     new = (int(np.prod(shape[:axis], dtype=np.int64)), int(np.prod(shape[axis:], dtype=np.int64)))
     return [Sym(x.node, new) if isinstance(x, Sym) else np.reshape(x, new)]
 
@@ -300,17 +400,30 @@ def _flatten(b, node, ins, at):
 def _reshape(b, node, ins, at):
     x, target = ins[0], b.const(node.input[1], node).astype(np.int64)
     in_shape = x.shape if isinstance(x, Sym) else np.shape(x)
+    if target.ndim != 1 or any(d < -1 for d in target):
+        raise ShapeError(f"{_where(node)}: invalid target shape {target.tolist()}")
+    if any(d == 0 for d in target) and not at.get("allowzero", 0) and len(target) > len(in_shape):
+        raise ShapeError(f"{_where(node)}: a 0 in {target.tolist()} copies a dimension the "
+                         f"input {tuple(in_shape)} does not have")
     dims = [in_shape[i] if (d == 0 and not at.get("allowzero", 0)) else int(d)
             for i, d in enumerate(target)]
     if dims.count(-1) > 1:
-        raise ShapeError(f"{_where(node)}: more than one -1 in {list(target)}")
-    total = int(np.prod(in_shape, dtype=np.int64))
+        raise ShapeError(f"{_where(node)}: more than one -1 in {target.tolist()}")
+    total = product(in_shape)
     if -1 in dims:
-        rest = int(np.prod([d for d in dims if d != -1], dtype=np.int64))
+        rest = product(d for d in dims if d != -1)
         dims[dims.index(-1)] = total // rest if rest else 0
-    if int(np.prod(dims, dtype=np.int64)) != total:
-        raise ShapeError(f"{_where(node)}: cannot reshape {in_shape} to {list(target)}")
+    if product(dims) != total:
+        raise ShapeError(f"{_where(node)}: cannot reshape {tuple(in_shape)} to {target.tolist()}")
     return [Sym(x.node, tuple(dims)) if isinstance(x, Sym) else np.reshape(x, dims)]
+
+
+def _axis(node, a: int, rank: int, what: str) -> int:
+    """Axis ``a`` in [-rank, rank) as a non-negative index, or a clear error."""
+    a = int(a)
+    if not -rank <= a < rank:
+        raise ShapeError(f"{_where(node)}: {what} {a} is out of range for rank {rank}")
+    return a % rank
 
 
 def _axes(b, node, ins, at, position: int = 1):
@@ -322,8 +435,13 @@ def _axes(b, node, ins, at, position: int = 1):
 def _squeeze(b, node, ins, at):
     x = ins[0]
     shape = list(x.shape if isinstance(x, Sym) else np.shape(x))
-    axes = [a % len(shape) for a in _axes(b, node, ins, at)] or \
+    axes = [_axis(node, a, len(shape), "axes") for a in _axes(b, node, ins, at)] or \
         [i for i, d in enumerate(shape) if d == 1]
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"{_where(node)}: repeated axes {axes}")
+    if any(shape[a] != 1 for a in axes):
+        raise ShapeError(f"{_where(node)}: cannot squeeze axes {axes} of shape {tuple(shape)} "
+                         "(only dimensions of size 1)")
     new = tuple(d for i, d in enumerate(shape) if i not in axes)
     return [Sym(x.node, new) if isinstance(x, Sym) else np.reshape(x, new)]
 
@@ -333,13 +451,20 @@ def _unsqueeze(b, node, ins, at):
     shape = list(x.shape if isinstance(x, Sym) else np.shape(x))
     axes = _axes(b, node, ins, at)
     rank = len(shape) + len(axes)
-    for a in sorted(a % rank for a in axes):
+    axes = [_axis(node, a, rank, "axes") for a in axes]
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"{_where(node)}: repeated axes {axes}")
+    for a in sorted(axes):
         shape.insert(a, 1)
     return [Sym(x.node, tuple(shape)) if isinstance(x, Sym) else np.reshape(x, shape)]
 
 
 def _transpose(b, node, ins, at):
     perm = at.get("perm")
+    rank = len(ins[0].shape if isinstance(ins[0], Sym) else np.shape(ins[0]))
+    if perm is not None and sorted(perm) != list(range(rank)):
+        raise ShapeError(f"{_where(node)}: perm {list(perm)} is not a permutation of the "
+                         f"{rank} axes")
     return [index_map(b, node, ins[:1], lambda t: np.transpose(t, perm))]
 
 
@@ -356,6 +481,13 @@ def _slice(b, node, ins, at):
     else:
         starts, ends = np.array(at["starts"]), np.array(at["ends"])
         axes, steps = np.array(at.get("axes", range(len(starts)))), np.ones(len(starts), np.int64)
+    if not len(starts) == len(ends) == len(axes) == len(steps):
+        raise ShapeError(f"{_where(node)}: starts, ends, axes and steps differ in length")
+    axes = [_axis(node, a, rank, "axes") for a in axes]
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"{_where(node)}: repeated axes {axes}")
+    if np.any(steps == 0):
+        raise ShapeError(f"{_where(node)}: a step of 0")
     index = [slice(None)] * rank
     for s, e, a, st in zip(starts, ends, axes, steps):
         big = np.iinfo(np.int64).max // 2
@@ -365,19 +497,27 @@ def _slice(b, node, ins, at):
 
 def _gather(b, node, ins, at):
     x, idx = ins[0], b.const(node.input[1], node).astype(np.int64)
-    axis = at.get("axis", 0)
+    shape = x.shape if isinstance(x, Sym) else np.shape(x)
+    axis = _axis(node, at.get("axis", 0), len(shape), "axis")
+    n = shape[axis]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise ShapeError(f"{_where(node)}: an index outside [{-n}, {n - 1}] of axis {axis}")
+    check_elements(product(shape[:axis]) * idx.size * product(shape[axis + 1:]),
+                   f"the result of {_where(node)}")
     return [index_map(b, node, [x], lambda t: np.take(t, idx, axis=axis))]
 
 
 def _concat(b, node, ins, at):
-    axis = at["axis"]
+    if "axis" not in at:
+        raise ModelError(f"{_where(node)}: the attribute 'axis' is required")
+    rank = len(ins[0].shape if isinstance(ins[0], Sym) else np.shape(ins[0]))
+    axis = _axis(node, at["axis"], rank, "axis")
     return [index_map(b, node, list(ins), lambda *ts: np.concatenate(ts, axis=axis))]
 
 
 def _pad(b, node, ins, at):
     x = ins[0]
-    mode = at.get("mode", b"constant")
-    mode = mode.decode() if isinstance(mode, bytes) else mode
+    mode = at.get("mode", "constant")
     if mode != "constant":
         raise ModelError(f"{_where(node)}: only constant padding is supported, not {mode!r}")
     rank = len(x.shape if isinstance(x, Sym) else np.shape(x))
@@ -389,9 +529,13 @@ def _pad(b, node, ins, at):
         axes = [int(a) % rank for a in b.const(node.input[3], node).ravel()]
     if np.any(pads < 0):
         raise ModelError(f"{_where(node)}: negative pads are not supported")
+    if pads.shape != (2 * len(axes),):
+        raise ShapeError(f"{_where(node)}: {pads.size} pads for {len(axes)} axes")
     width = [(0, 0)] * rank
     for k, a in enumerate(axes):
         width[a] = (int(pads[k]), int(pads[k + len(axes)]))
+    shape = x.shape if isinstance(x, Sym) else np.shape(x)
+    check_shape([d + lo + hi for d, (lo, hi) in zip(shape, width)], f"the result of {_where(node)}")
     if not isinstance(x, Sym):
         return [np.pad(np.asarray(x, float), width, constant_values=value)]
     return [index_map(b, node, [x], lambda t: np.pad(t, width, constant_values=-1), fill=value)]
@@ -400,6 +544,13 @@ def _pad(b, node, ins, at):
 def _dropout(b, node, ins, at):
     if len(node.output) > 1 and node.output[1]:
         raise ModelError(f"{_where(node)}: the dropout mask output is not supported")
+    if len(ins) > 1 and ins[1] is not None and (
+            isinstance(ins[1], Sym) or np.size(ins[1]) != 1 or not 0 <= float(ins[1]) < 1):
+        raise ModelError(f"{_where(node)}: the ratio must be a constant scalar in [0, 1)")
+    if len(ins) > 2 and ins[2] is not None and \
+            (isinstance(ins[2], Sym) or np.any(np.asarray(ins[2]) != 0)):
+        raise ModelError(f"{_where(node)}: training_mode is set (random dropout); export the "
+                         "model in inference mode")
     return [ins[0]]
 
 
@@ -469,13 +620,19 @@ def _spatial(x: Sym, node) -> tuple[int, int, int]:
 
 
 def _window(at, kernel, H, W, node):
-    """Strides, dilations, begin pads and output size of a 2-D sliding window (ONNX rules)."""
+    """Strides, dilations, pads (begin h, w, end h, w) and output size of a 2-D sliding window
+    (ONNX rules)."""
     strides = list(at.get("strides", [1, 1]))
     dil = list(at.get("dilations", [1, 1]))
     pads = list(at.get("pads", [0, 0, 0, 0]))
-    auto = at.get("auto_pad", b"NOTSET")
-    auto = auto.decode() if isinstance(auto, bytes) else auto
+    auto = at.get("auto_pad", "NOTSET")
     ceil = at.get("ceil_mode", 0)
+    if len(kernel) != 2 or len(strides) != 2 or len(dil) != 2 or len(pads) != 4:
+        raise ShapeError(f"{_where(node)}: a 2-D window needs 2 kernel sizes, strides and "
+                         "dilations and 4 pads")
+    if min(kernel) < 1 or min(strides) < 1 or min(dil) < 1 or min(pads) < 0:
+        raise ShapeError(f"{_where(node)}: kernel sizes, strides and dilations must be positive "
+                         "and pads non-negative")
     size = [H, W]
     eff = [dil[k] * (kernel[k] - 1) + 1 for k in range(2)]
     if auto in ("SAME_UPPER", "SAME_LOWER"):
@@ -498,7 +655,8 @@ def _window(at, kernel, H, W, node):
         out.append(int(rounding(n)))
     if min(out) < 1:
         raise ShapeError(f"{_where(node)}: the window does not fit the input")
-    return strides, dil, pads[:2], out
+    check_elements(product(out) * product(kernel), f"the windows of {_where(node)}")
+    return strides, dil, pads, out
 
 
 def _taps(H, W, kernel, strides, dil, begin, out):
@@ -522,10 +680,16 @@ def _conv(b, node, ins, at):
     C, H, W = _spatial(x, node)
     group = int(at.get("group", 1))
     Co, Cg, kh, kw = Wt.shape
+    if "kernel_shape" in at and list(at["kernel_shape"]) != [kh, kw]:
+        raise ShapeError(f"{_where(node)}: kernel_shape {list(at['kernel_shape'])} does not "
+                         f"match the weights {Wt.shape}")
+    if group < 1:
+        raise ShapeError(f"{_where(node)}: group must be positive, not {group}")
     if C != Cg * group or Co % group:
         raise ShapeError(f"{_where(node)}: {C} input channels do not match weights {Wt.shape} "
                          f"with group={group}")
     strides, dil, begin, out = _window(at, [kh, kw], H, W, node)
+    check_elements(Co * Cg * product(out) * kh * kw, f"the weights of {_where(node)}")
     taps = _taps(H, W, [kh, kw], strides, dil, begin, out)          # (Ho, Wo, kh, kw)
     Ho, Wo = out
     o = np.arange(Co)[:, None, None, None, None, None]
@@ -545,15 +709,32 @@ def _conv(b, node, ins, at):
     return [b.linear([(x, weight)], bias, (1, Co, Ho, Wo), node.name or "Conv")]
 
 
+def _kernel(node, at) -> list[int]:
+    if "kernel_shape" not in at:
+        raise ModelError(f"{_where(node)}: the attribute 'kernel_shape' is required")
+    kernel, pads = list(at["kernel_shape"]), list(at.get("pads", []))
+    if len(kernel) == 2 and len(pads) == 4 and any(p >= kernel[k % 2] for k, p in enumerate(pads)):
+        # a window lying wholly in the padding has no value (onnxruntime refuses it too)
+        raise ShapeError(f"{_where(node)}: pads {pads} must be smaller than the kernel {kernel}")
+    return kernel
+
+
 def _avgpool(b, node, ins, at):
+    """The mean over each window.  The divisor counts the window's taps inside the input
+    (``count_include_pad=0``) or inside the *padded* input (``=1``): with ``ceil_mode=1`` the
+    last window may run past the padding too, and those taps never count (onnxruntime's rule)."""
     x = ins[0]
     C, H, W = _spatial(x, node)
-    kernel = list(at["kernel_shape"])
-    strides, dil, begin, out = _window(at, kernel, H, W, node)
-    taps = _taps(H, W, kernel, strides, dil, begin, out).reshape(out[0] * out[1], -1)
+    kernel = _kernel(node, at)
+    strides, dil, pads, out = _window(at, kernel, H, W, node)
+    taps = _taps(H, W, kernel, strides, dil, pads, out).reshape(out[0] * out[1], -1)
     valid = taps >= 0
-    count = np.full(taps.shape[0], taps.shape[1]) if at.get("count_include_pad", 0) \
-        else valid.sum(axis=1)
+    if at.get("count_include_pad", 0):
+        padded = _taps(H + pads[0] + pads[2], W + pads[1] + pads[3], kernel, strides, dil,
+                       [0, 0], out)
+        count = (padded.reshape(out[0] * out[1], -1) >= 0).sum(axis=1)
+    else:
+        count = valid.sum(axis=1)
     rows, k = np.nonzero(valid)
     P = out[0] * out[1]
     weight = CSR.from_coo(
@@ -578,9 +759,9 @@ def _maxpool(b, node, ins, at):
     if len(node.output) > 1 and node.output[1]:
         raise ModelError(f"{_where(node)}: the Indices output of MaxPool is not supported")
     C, H, W = _spatial(x, node)
-    kernel = list(at["kernel_shape"])
-    strides, dil, begin, out = _window(at, kernel, H, W, node)
-    taps = _taps(H, W, kernel, strides, dil, begin, out).reshape(out[0] * out[1], -1)
+    kernel = _kernel(node, at)
+    strides, dil, pads, out = _window(at, kernel, H, W, node)
+    taps = _taps(H, W, kernel, strides, dil, pads, out).reshape(out[0] * out[1], -1)
     P, K = taps.shape
     shape = (1, C) + tuple(out)
     first = np.argmax(taps >= 0, axis=1)                # every window has a tap inside
