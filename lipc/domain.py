@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from .arrays import load_array
 from .errors import DomainError, ShapeError
 from .linear_set import LinearSet, l1_ball
 
@@ -40,18 +41,7 @@ def _vector(text: str, dim: int, what: str, base: Path | None) -> np.ndarray:
     """A scalar (broadcast), a comma-separated list, or a .npy file holding ``dim`` numbers."""
     text = text.strip()
     if text.endswith(".npy") or text.endswith(".npz"):
-        path = Path(text)
-        if base is not None and not path.is_absolute() and not path.exists():
-            path = base / path
-        if not path.exists():
-            raise DomainError(f"{what}: file not found: {text}")
-        try:
-            arr = np.load(path)
-        except Exception as exc:
-            raise DomainError(f"{what}: cannot read {text}: {exc}") from None
-        if isinstance(arr, np.lib.npyio.NpzFile):
-            arr = arr[arr.files[0]]
-        arr = np.asarray(arr, dtype=np.float64).ravel()
+        arr = load_array(_located(text, base), what, error=DomainError).ravel()
     else:
         try:
             arr = np.array([float(v) for v in text.split(",")], dtype=np.float64)
@@ -119,19 +109,16 @@ def _polytope(args: list[str], dim: int, base: Path | None) -> Domain:
     return Domain(lo, hi, **rows, description=f"polytope {{x : A x <= b}} from {args[0]}")
 
 
-def _matrix(text: str, base: Path | None, what: str) -> np.ndarray:
+def _located(text: str, base: Path | None) -> Path:
+    """A path as given, or relative to ``base`` (the folder of the file that named it)."""
     path = Path(text.strip())
     if base is not None and not path.is_absolute() and not path.exists():
         path = base / path
-    if not path.exists():
-        raise DomainError(f"{what}: file not found: {text}")
-    try:
-        arr = np.asarray(np.load(path), dtype=np.float64)
-    except Exception as exc:
-        raise DomainError(f"{what}: cannot read {text}: {exc}") from None
-    if not np.all(np.isfinite(arr)):
-        raise DomainError(f"{what} contains NaN or infinite values")
-    return arr
+    return path
+
+
+def _matrix(text: str, base: Path | None, what: str) -> np.ndarray:
+    return load_array(_located(text, base), what, error=DomainError)
 
 
 def polytope_box(A: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray):

@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 from lark import Token, Tree
 
+from .arrays import load_array
 from .dsl_parse import Source, located
 from .errors import DSLError, DSLNameError, DSLShapeError
 
@@ -404,29 +405,9 @@ def _resolve(it: Interpreter, path) -> Path:
 def _load(it: Interpreter, path, key=None):
     """load("w.npy"), load("w.npz", "W1") (or the only array of an .npz)."""
     p = _resolve(it, path)
-    try:
-        data = np.load(p, allow_pickle=False)
-    except Exception as exc:
-        raise DSLError(f"cannot read {path}: {exc}") from None
-    if isinstance(data, np.lib.npyio.NpzFile):
-        with data:
-            names = list(data.files)
-            if key is None and len(names) == 1:
-                key = names[0]
-            if not isinstance(key, str) or key not in names:
-                raise DSLError(f"{path} holds the arrays {', '.join(names)}: name one, "
-                               f"e.g. load({path!r}, {names[0]!r})".replace("'", '"'))
-            arr = data[key]
-    elif key is not None:
-        raise DSLError(f"{path} is a single array; load it without a name")
-    else:
-        arr = data
-    if arr.dtype.kind not in "biuf":
-        raise DSLError(f"{path}: expected numbers, found dtype {arr.dtype}")
-    arr = np.asarray(arr, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise DSLError(f"{path} contains NaN or infinite values")
-    return arr
+    if key is not None and not isinstance(key, str):
+        raise DSLError(f"load({path!r}, ...): the array name must be a string".replace("'", '"'))
+    return load_array(p, f"load({path!r})".replace("'", '"'), key=key, error=DSLError)
 
 
 def _onnx(it: Interpreter, path):
