@@ -229,6 +229,19 @@ def box_domain(lo, hi, dim: int | None = None) -> Domain:
     return check_domain(Domain(lo, hi, description="box"))
 
 
+def _verified_radius(d: Domain, x: np.ndarray) -> float:
+    """The radius of the largest ball around ``x`` inside ``d`` (rows A x <= r_hi, no auxiliary
+    variables), recomputed in float64: the LP's own claim is only tolerance-accurate (CBC called
+    a 4e-7 ball inside a set of width 0)."""
+    x = np.asarray(x, dtype=np.float64)
+    slack = [x - d.lo, d.hi - x]
+    norms = np.linalg.norm(d.A, axis=1)
+    for r, sign in ((d.r_hi, 1.0), (d.r_lo, -1.0)):
+        keep = np.isfinite(r)
+        slack.append(sign * (r[keep] - d.A[keep] @ x) / norms[keep])
+    return float(min(np.min(s) for s in slack if s.size))
+
+
 # A box side narrower than this (relative to max(1, |bound|)) is below every solver's
 # feasibility tolerance: the MIP could not tell it from a point (box:0:5e-324 gave a NaN bound)
 MIN_WIDTH = 1e-12
@@ -256,9 +269,8 @@ def check_domain(d: Domain) -> Domain:
     if d.n_rows:
         from .chebyshev import deepest_point
         x, radius = deepest_point(np.zeros((0, d.dim)), np.zeros(0), d)
-        if radius > 0 and not d.contains(np.asarray(x, dtype=np.float64)):
-            raise DomainError(f"domain {d.description or ''}: the interior point found by LP "
-                              "is not inside it (the rows are numerically inconsistent)")
+        if radius > 0 and not d.n_aux:
+            radius = min(radius, _verified_radius(d, x))
         if not radius > 0:
             raise DomainError(f"domain {d.description or ''} has an empty interior (no ball fits "
                               "inside it): a local Lipschitz constant needs an open region")
