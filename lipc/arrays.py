@@ -106,8 +106,9 @@ def load_array(path: str | Path, what: str, *, key: str | None = None,
         raise error(f"{what}: file not found: {path}")
     try:
         arr = _read(p, what, key, error)
-    except OSError as exc:
-        raise error(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:    # also a corrupt .npz member
+        raise error(f"{what}: cannot read {path}: {getattr(exc, 'strerror', None) or exc}") \
+            from None
     arr = np.asarray(arr, dtype=np.float64)
     if ndim is not None and arr.ndim != ndim:
         raise error(f"{what}: {p.name} has shape {arr.shape}; expected a {ndim}-D array")

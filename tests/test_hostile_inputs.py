@@ -242,3 +242,15 @@ def test_real_process(name, files, examples):
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("lipc: error: ")
     assert want in proc.stderr
+
+
+def test_array_size_limit_is_overridable(files, monkeypatch):
+    from lipc.arrays import load_array
+    from lipc.errors import LipcError
+    assert load_array(files / "three.npy", "w").tolist() == [1.0, 1.0, 1.0]
+    monkeypatch.setenv("LIPC_MAX_ARRAY_ELEMENTS", "2")
+    with pytest.raises(LipcError, match="declares 3 entries .* over the limit of 2"):
+        load_array(files / "three.npy", "w")
+    monkeypatch.setenv("LIPC_MAX_ARRAY_ELEMENTS", "lots")
+    with pytest.raises(LipcError, match="not a whole number"):
+        load_array(files / "three.npy", "w")
