@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from .arrays import load_array
 from .errors import DomainError, ShapeError
 from .linear_set import LinearSet, l1_ball
 
@@ -40,18 +41,7 @@ def _vector(text: str, dim: int, what: str, base: Path | None) -> np.ndarray:
     """A scalar (broadcast), a comma-separated list, or a .npy file holding ``dim`` numbers."""
     text = text.strip()
     if text.endswith(".npy") or text.endswith(".npz"):
-        path = Path(text)
-        if base is not None and not path.is_absolute() and not path.exists():
-            path = base / path
-        if not path.exists():
-            raise DomainError(f"{what}: file not found: {text}")
-        try:
-            arr = np.load(path)
-        except Exception as exc:
-            raise DomainError(f"{what}: cannot read {text}: {exc}") from None
-        if isinstance(arr, np.lib.npyio.NpzFile):
-            arr = arr[arr.files[0]]
-        arr = np.asarray(arr, dtype=np.float64).ravel()
+        arr = load_array(_located(text, base), what, error=DomainError).ravel()
     else:
         try:
             arr = np.array([float(v) for v in text.split(",")], dtype=np.float64)
@@ -114,24 +104,53 @@ def _polytope(args: list[str], dim: int, base: Path | None) -> Domain:
         raise ShapeError(f"polytope: A has {A.shape[0]} rows but b has {b.size} entries")
     lo = _vector(args[1], dim, "clip lower bound", base) if len(args) == 3 else np.full(dim, -np.inf)
     hi = _vector(args[2], dim, "clip upper bound", base) if len(args) == 3 else np.full(dim, np.inf)
-    rows = dict(A=A, B=None, r_lo=np.full(b.size, -np.inf), r_hi=b)
+    A, b = normalised_rows(A, b, "polytope")
     lo, hi = polytope_box(A, b, lo, hi)
-    return Domain(lo, hi, **rows, description=f"polytope {{x : A x <= b}} from {args[0]}")
+    return Domain(lo, hi, A=A, B=None, r_lo=np.full(b.size, -np.inf), r_hi=b,
+                  description=f"polytope {{x : A x <= b}} from {args[0]}")
 
 
-def _matrix(text: str, base: Path | None, what: str) -> np.ndarray:
+# A row a.x <= b is stored scaled to max|a| = 1, so that the interior test, the bounding-box LPs
+# and the MIP see unit-scale rows (a row of 1e20s is as good as a row of 1s).  What remains
+# after scaling must be representable: within one row, coefficients spanning more than
+# MAX_ROW_RANGE (1e300 next to 1) lose the small ones in any solver, and a right-hand side beyond
+# MAX_ROW_RHS sits where solvers treat numbers as infinite (CBC aborts on such input).
+MAX_ROW_RANGE = 1e12
+MAX_ROW_RHS = 1e12
+
+
+def normalised_rows(A: np.ndarray, b: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """(A, b) with each row scaled to max |a_ij| = 1; refuses zero rows (vacuous or empty) and
+    rows no MIP solver represents faithfully."""
+    scale = np.max(np.abs(A), axis=1) if A.size else np.zeros(A.shape[0])
+    for i in np.flatnonzero(scale == 0):
+        raise DomainError(f"{what}: row {i} of A is zero, so the row is "
+                          + ("never true: the domain is empty" if b[i] < 0 else "vacuous")
+                          + "; remove it")
+    A, b = A / scale[:, None], b / scale
+    for i, row in enumerate(np.abs(A)):
+        small = row[row > 0].min()
+        if small < 1 / MAX_ROW_RANGE:
+            raise DomainError(f"{what}: row {i} of A mixes coefficients {scale[i]:.3g} and "
+                              f"{small * scale[i]:.3g}, a range over {MAX_ROW_RANGE:.0e} that no "
+                              "MIP solver represents faithfully; rescale the inputs")
+        if abs(b[i]) > MAX_ROW_RHS:
+            raise DomainError(f"{what}: row {i} (scaled to unit coefficients) has right-hand side "
+                              f"{b[i]:.3g}, beyond {MAX_ROW_RHS:.0e} where MIP solvers treat "
+                              "numbers as infinite; drop the row or rescale the inputs")
+    return A, b
+
+
+def _located(text: str, base: Path | None) -> Path:
+    """A path as given, or relative to ``base`` (the folder of the file that named it)."""
     path = Path(text.strip())
     if base is not None and not path.is_absolute() and not path.exists():
         path = base / path
-    if not path.exists():
-        raise DomainError(f"{what}: file not found: {text}")
-    try:
-        arr = np.asarray(np.load(path), dtype=np.float64)
-    except Exception as exc:
-        raise DomainError(f"{what}: cannot read {text}: {exc}") from None
-    if not np.all(np.isfinite(arr)):
-        raise DomainError(f"{what} contains NaN or infinite values")
-    return arr
+    return path
+
+
+def _matrix(text: str, base: Path | None, what: str) -> np.ndarray:
+    return load_array(_located(text, base), what, error=DomainError)
 
 
 def polytope_box(A: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray):
@@ -174,6 +193,7 @@ def _vnnlib(args: list[str], dim: int, base: Path | None) -> Domain:
     desc = f"VNN-LIB region of {path.name}"
     if A is None:
         return Domain(lo, hi, description=desc)
+    A, b = normalised_rows(A, b, desc)
     lo, hi = polytope_box(A, b, lo, hi)
     return Domain(lo, hi, A=A, B=None, r_lo=np.full(b.size, -np.inf), r_hi=b, description=desc)
 
@@ -209,6 +229,24 @@ def box_domain(lo, hi, dim: int | None = None) -> Domain:
     return check_domain(Domain(lo, hi, description="box"))
 
 
+def _verified_radius(d: Domain, x: np.ndarray) -> float:
+    """The radius of the largest ball around ``x`` inside ``d`` (rows A x <= r_hi, no auxiliary
+    variables), recomputed in float64: the LP's own claim is only tolerance-accurate (CBC called
+    a 4e-7 ball inside a set of width 0)."""
+    x = np.asarray(x, dtype=np.float64)
+    slack = [x - d.lo, d.hi - x]
+    norms = np.linalg.norm(d.A, axis=1)
+    for r, sign in ((d.r_hi, 1.0), (d.r_lo, -1.0)):
+        keep = np.isfinite(r)
+        slack.append(sign * (r[keep] - d.A[keep] @ x) / norms[keep])
+    return float(min(np.min(s) for s in slack if s.size))
+
+
+# A box side narrower than this (relative to max(1, |bound|)) is below every solver's
+# feasibility tolerance: the MIP could not tell it from a point (box:0:5e-324 gave a NaN bound)
+MIN_WIDTH = 1e-12
+
+
 def check_domain(d: Domain) -> Domain:
     """Refuse domains on which a Lipschitz query is meaningless or unbounded."""
     if np.any(np.isnan(d.lo)) or np.any(np.isnan(d.hi)):
@@ -218,16 +256,21 @@ def check_domain(d: Domain) -> Domain:
     empty = np.flatnonzero(d.lo > d.hi)
     if empty.size:
         i = int(empty[0])
-        raise DomainError(f"domain is empty: coordinate {i} has lower bound {d.lo[i]!r} above "
-                          f"upper bound {d.hi[i]!r}")
-    flat = np.flatnonzero(d.lo == d.hi)
+        raise DomainError(f"domain is empty: coordinate {i} has lower bound {float(d.lo[i])!r} "
+                          f"above upper bound {float(d.hi[i])!r}")
+    flat = np.flatnonzero(d.hi - d.lo <= MIN_WIDTH * np.maximum(1.0, np.maximum(abs(d.lo),
+                                                                               abs(d.hi))))
     if flat.size:
         i = int(flat[0])
-        raise DomainError(f"domain has empty interior: coordinate {i} is fixed at {d.lo[i]!r} "
-                          "(a local Lipschitz constant needs an open region; give it a width)")
+        raise DomainError(f"domain has (numerically) empty interior: coordinate {i} spans "
+                          f"[{float(d.lo[i])!r}, {float(d.hi[i])!r}], narrower than "
+                          f"{MIN_WIDTH:.0e} of its scale (a local Lipschitz constant needs an "
+                          "open region the solver can resolve; give it a width)")
     if d.n_rows:
         from .chebyshev import deepest_point
-        _, radius = deepest_point(np.zeros((0, d.dim)), np.zeros(0), d)
+        x, radius = deepest_point(np.zeros((0, d.dim)), np.zeros(0), d)
+        if radius > 0 and not d.n_aux:
+            radius = min(radius, _verified_radius(d, x))
         if not radius > 0:
             raise DomainError(f"domain {d.description or ''} has an empty interior (no ball fits "
                               "inside it): a local Lipschitz constant needs an open region")

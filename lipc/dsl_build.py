@@ -13,7 +13,7 @@ A program becomes one IR graph; each query (and the ``output`` statement) gets a
 """
 from __future__ import annotations
 
-import ast
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,15 +21,20 @@ import numpy as np
 from lark import Tree
 
 from .domain import DOMAIN_KINDS as DOMAIN_PARSERS
-from .domain import Domain, check_domain, parse_domain, polytope_box
+from .domain import Domain, check_domain, normalised_rows, parse_domain, polytope_box
 from .dsl_eval import (BUILTINS, DOMAIN_KINDS, DomainSpec, Evaluation, Func, Interpreter, Sym,
-                       describe, is_const, names_used)
+                       describe, is_const, names_used, string_literal)
 from .dsl_parse import Source, located, parse
 from .errors import DSLError, DSLNameError, DSLShapeError, ShapeError
 from .ir import Affine, Conditional, Const, Input, IRGraph, Switch, Term, relu
 from .network import Network
 from .norms import InputNorm, abs_node, max_node, parse_input_norm
 from .outputs import parse_output_norm
+
+
+# An input's entries are MIP columns (twice: forward and backward pass); a million is far past
+# any exact solve and keeps a typo such as x[1000000000] from allocating gigabytes first.
+MAX_INPUT_SIZE = 1_000_000
 
 
 # ---------------------------------------------------------------------- affine forms
@@ -116,6 +121,13 @@ class Builder(Interpreter):
         super().__init__(env, src, base)
         self.graph = graph
         self.label = ""
+
+    def check_finite(self, value) -> None:
+        """Also the weights and bias of an affine form (x[0] * 1e200 * 1e200 overflows)."""
+        super().check_finite(value)
+        if isinstance(value, Lin) and not (np.all(np.isfinite(value.bias)) and all(
+                np.all(np.isfinite(w)) for w in value.terms.values())):
+            raise DSLError("a coefficient is not finite (a number overflowed float64)")
 
     def node_of(self, v) -> str:
         """The IR node holding an affine form (created once per form)."""
@@ -260,6 +272,7 @@ def _polytope(args: dict, dim: int) -> Domain:
         raise ShapeError(f"polytope: A has {A.shape[0]} rows but b has {b.size} entries")
     lo = np.broadcast_to(args.get("lo", np.array(-np.inf)), (dim,)).astype(np.float64)
     hi = np.broadcast_to(args.get("hi", np.array(np.inf)), (dim,)).astype(np.float64)
+    A, b = normalised_rows(A, b, "polytope")
     lo, hi = polytope_box(A, b, lo, hi)
     return check_domain(Domain(lo, hi, A=A, B=None, r_lo=np.full(b.size, -np.inf), r_hi=b))
 
@@ -375,9 +388,13 @@ def _input_decl(prog: Program, st: Tree, b: Builder) -> None:
         raise DSLError(f"a program has one input; {prog.input_name!r} is declared at line "
                        f"{prog.defined[prog.input_name]}")
     dims = tuple(int(t) for t in shape.children)
-    size = int(np.prod(dims))
+    size = math.prod(dims)
     if size < 1:
         raise DSLShapeError("an input needs at least one entry")
+    if size > MAX_INPUT_SIZE:
+        raise DSLShapeError(f"an input of {size} entries is over the limit of {MAX_INPUT_SIZE} "
+                            "(one MIP column each, and a local Lipschitz MIP of that size is "
+                            "out of reach of any solver)")
     node = prog.graph.add(Input(size), label=f"input {name_tok}")
     _define(prog, name_tok, Lin.of(node, size))
     prog.input_name, prog.input_node, prog.input_shape = str(name_tok), node, dims
@@ -444,11 +461,7 @@ def _query(kind: str):
 
 def _norm_text(opt: Tree) -> str:
     tok = opt.children[0]
-    return eval_string(tok) if tok.type == "STRING" else str(tok)
-
-
-def eval_string(tok) -> str:
-    return ast.literal_eval(str(tok))
+    return string_literal(str(tok)) if tok.type == "STRING" else str(tok)
 
 
 def _opt_over(prog: Program, q: DSLQuery, opt: Tree, b: Builder) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -26,12 +27,31 @@ from typing import Callable
 import numpy as np
 from lark import Token, Tree
 
+from .arrays import load_array
 from .dsl_parse import Source, located
 from .errors import DSLError, DSLNameError, DSLShapeError
 
 
 _NUM = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _ROW = re.compile(r"\[([^\[\]]*)\]")
+
+
+def _finite(text: str) -> float:
+    """A numeric literal; one beyond float64 (1e400) is an error, not inf."""
+    value = float(text)
+    if not np.isfinite(value):
+        raise DSLError(f"the number {text} is beyond float64 (it would be infinite)")
+    return value
+
+
+def string_literal(text: str) -> str:
+    """The value of a quoted string token (Python escapes); a bad escape is an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # "\\q" is a SyntaxWarning: refuse it
+        try:
+            return ast.literal_eval(text)
+        except (SyntaxError, ValueError, SyntaxWarning, DeprecationWarning) as exc:
+            raise DSLError(f"bad string {text}: {getattr(exc, 'msg', exc)}") from None
 
 
 class Sym:
@@ -144,19 +164,27 @@ class Interpreter:
                 k = len(node.children)
                 args = out[len(out) - k:] if k else []
                 del out[len(out) - k:]
-                with located(node, self.src):
-                    out.append(rules[node.data](self, node, args))
+                with located(node, self.src), np.errstate(over="ignore", invalid="ignore"):
+                    value = rules[node.data](self, node, args)      # overflow: check_finite
+                    self.check_finite(value)
+                    out.append(value)
             else:
                 stack.append((node, True))
                 stack.extend((c, False) for c in reversed(node.children))
         return out[0]
 
+    def check_finite(self, value) -> None:
+        """Refuse a constant that overflowed (1e200 * 1e200) rather than compute with inf/NaN;
+        interpreters whose symbolic vectors carry numbers extend this."""
+        if is_const(value) and not np.all(np.isfinite(value)):
+            raise DSLError("the value is not finite (a number overflowed float64)")
+
     # ------------------------------------------------------------------ leaves
     def r_number(self, node, args):
-        return np.array(float(args[0]))
+        return np.array(_finite(str(args[0])))
 
     def r_string(self, node, args):
-        return ast.literal_eval(str(args[0]))
+        return string_literal(str(args[0]))
 
     def r_var(self, node, args):
         name = str(args[0])
@@ -182,8 +210,8 @@ class Interpreter:
         """A list (or list of lists) of plain numbers, lexed as one token."""
         body = str(args[0]).strip()[1:-1]
         if "[" not in body:
-            return np.array([float(t) for t in _NUM.findall(body)], dtype=np.float64)
-        rows = [[float(t) for t in _NUM.findall(r)] for r in _ROW.findall(body)]
+            return np.array([_finite(t) for t in _NUM.findall(body)], dtype=np.float64)
+        rows = [[_finite(t) for t in _NUM.findall(r)] for r in _ROW.findall(body)]
         if len({len(r) for r in rows}) > 1:
             raise DSLShapeError("the rows of a nested list must all have the same length")
         return np.array(rows, dtype=np.float64).reshape(len(rows), len(rows[0]))
@@ -192,7 +220,10 @@ class Interpreter:
         return Kw(str(args[0]), args[1])
 
     def r_slice(self, node, args):
-        return slice(*[None if a is None else _index(a) for a in args])
+        parts = [None if a is None else _index(a) for a in args]
+        if len(parts) == 3 and parts[2] == 0:
+            raise DSLShapeError("a slice step cannot be zero")
+        return slice(*parts)
 
     # ------------------------------------------------------------------ operators
     def _consts(self, fn, a, b, what):
@@ -404,29 +435,9 @@ def _resolve(it: Interpreter, path) -> Path:
 def _load(it: Interpreter, path, key=None):
     """load("w.npy"), load("w.npz", "W1") (or the only array of an .npz)."""
     p = _resolve(it, path)
-    try:
-        data = np.load(p, allow_pickle=False)
-    except Exception as exc:
-        raise DSLError(f"cannot read {path}: {exc}") from None
-    if isinstance(data, np.lib.npyio.NpzFile):
-        with data:
-            names = list(data.files)
-            if key is None and len(names) == 1:
-                key = names[0]
-            if not isinstance(key, str) or key not in names:
-                raise DSLError(f"{path} holds the arrays {', '.join(names)}: name one, "
-                               f"e.g. load({path!r}, {names[0]!r})".replace("'", '"'))
-            arr = data[key]
-    elif key is not None:
-        raise DSLError(f"{path} is a single array; load it without a name")
-    else:
-        arr = data
-    if arr.dtype.kind not in "biuf":
-        raise DSLError(f"{path}: expected numbers, found dtype {arr.dtype}")
-    arr = np.asarray(arr, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise DSLError(f"{path} contains NaN or infinite values")
-    return arr
+    if key is not None and not isinstance(key, str):
+        raise DSLError(f"load({path!r}, ...): the array name must be a string".replace("'", '"'))
+    return load_array(p, f"load({path!r})".replace("'", '"'), key=key, error=DSLError)
 
 
 def _onnx(it: Interpreter, path):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 
+from .arrays import load_array
 from .errors import QueryError, ShapeError
 from .ir import IRGraph, Term, affine, relu
 
@@ -116,10 +117,8 @@ def _array(text: str, base: Path | None, what: str) -> np.ndarray:
     path = Path(text)
     if base is not None and not path.is_absolute() and not path.exists():
         path = base / path
-    if text.endswith(".npy") and path.exists():
-        arr = np.load(path)
-    elif text.endswith(".npy"):
-        raise QueryError(f"{what}: file not found: {text}")
+    if text.endswith(".npy") or text.endswith(".npz"):
+        arr = load_array(path, what, error=QueryError)
     else:
         try:
             arr = np.array([float(v) for v in text.split(",")])

@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from .arrays import load_array
 from .errors import QueryError, ShapeError
 from .norms import InputNorm, parse_input_norm
 from .outputs import OutputSet, functional, parse_output_norm
@@ -70,11 +71,9 @@ def parse_output(spec: str | None, m: int, base: Path | None = None) -> np.ndarr
             raise QueryError(f"--output {s}: f_i - f_i is identically zero")
         c[_index(i, m)] += 1.0
         c[_index(j, m)] -= 1.0
-    elif s.endswith(".npy"):
+    elif s.endswith(".npy") or s.endswith(".npz"):
         path = Path(s) if Path(s).exists() or base is None else base / s
-        if not path.exists():
-            raise QueryError(f"--output: file not found: {s}")
-        c = np.asarray(np.load(path), dtype=np.float64).ravel()
+        c = load_array(path, "--output weights", error=QueryError).ravel()
     elif "," in s:
         try:
             c = np.array([float(t) for t in s.split(",")])
