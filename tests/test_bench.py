@@ -13,12 +13,13 @@ import pytest
 
 import oracle
 
-from lipc.bench.build import build, read_solu
+from lipc.bench.build import SUBDIRS, build, read_solu
 from lipc.bench.exact_check import check_file
 from lipc.bench.manifest import load_manifest
 from lipc.bench.resolve import resolve
 from lipc.cli import main
 from lipc.errors import LipcError
+from lipc.ownership import LEDGER, Ledger
 from lipc.workers import Parallelism
 
 pytest.importorskip("highspy")
@@ -59,9 +60,10 @@ def _files(d: Path) -> dict[str, bytes]:
 
 
 def _library(d: Path) -> dict[str, bytes]:
-    """Every file of a library except the run log (results/: solve times)."""
+    """Every file of a library except the run log (results/: solve times) and the ownership
+    ledger (which hashes the run log)."""
     return {str(f.relative_to(d)): f.read_bytes() for f in sorted(d.rglob("*"))
-            if f.is_file() and "results" not in f.parts}
+            if f.is_file() and "results" not in f.parts and f.name != LEDGER}
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +227,8 @@ def test_resume_redoes_what_changed(built, tmp_path):
     assert build(m, lib, time_limit=30).built == ["a"]
     rec = json.loads((lib / "results" / "b.json").read_text())
     rec.update(solu="unkn", file_value=None)                     # as if stopped by a limit
-    (lib / "results" / "b.json").write_text(json.dumps(rec))
+    Ledger.open(lib, SUBDIRS, "library").write(lib / "results" / "b.json",
+                                                json.dumps(rec).encode())
     assert build(m, lib, time_limit=30).built == []             # same settings: kept
     assert build(m, lib, time_limit=40).built == ["b"]          # a longer limit: solved again
     m.write_text(m.read_text().split("[[instance]]\nname = \"b\"")[0])
