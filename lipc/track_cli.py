@@ -40,13 +40,14 @@ def _fmt(v) -> str:
 
 def cmd_track(args) -> int:
     from .plot import check_destination
+    from .estimators.cli import checked_samples
     from .track import Question, discover, track
     if args.plot is not None:
         check_destination(args.plot)       # before any solve: format, folder, matplotlib
     methods = [m.strip().lower() for m in args.methods.split(",") if m.strip()]
     q = Question(domain=args.domain, output=args.output, input_norm=args.input_norm,
                  output_norm=args.output_norm, output_node=args.output_node,
-                 samples=args.samples, seed=args.seed, time_limit=args.time_limit,
+                 samples=checked_samples(args), seed=args.seed, time_limit=args.time_limit,
                  solver=args.solver, bounds=args.bounds, formulation=args.formulation)
     ckpts = discover(args.checkpoints)
     try:

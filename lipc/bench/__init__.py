@@ -43,12 +43,18 @@ def add_parallel_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", "-j", type=positive_int, default=1,
                    help="local worker processes (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                   help="run the jobs on a Dask cluster, e.g. tcp://host:8786 (needs the "
-                        "'cluster' extra); the workers must see the input files")
+                   help="run the jobs on a Dask cluster, tcp://host:8786 or tls://host:8786 "
+                        "(the 'cluster' extra; the workers must see the input files). TRUSTED "
+                        "CLUSTERS ONLY: jobs and results travel as pickles")
+    for flag, what in (("--tls-ca", "CA certificate"), ("--tls-cert", "client certificate"),
+                       ("--tls-key", "client private key")):
+        p.add_argument(flag, metavar="PEM", default=None,
+                       help=f"tls:// scheduler: the {what} (Dask Security)")
 
 
 def parallelism(args) -> Parallelism:
-    return Parallelism(workers=args.workers, scheduler=args.scheduler)
+    return Parallelism(workers=args.workers, scheduler=args.scheduler, tls_ca=args.tls_ca,
+                       tls_cert=args.tls_cert, tls_key=args.tls_key)
 
 
 def cmd_bench(args) -> int:
