@@ -7,6 +7,7 @@ import json
 import sys
 
 from .bench import add_parallel_flags, parallelism
+from .stopping import exit_status
 
 HELP = ("Lipschitz constants through training: every checkpoint with LipMIP and estimators, "
         "as CSV/JSON and a plot (the LipMIP paper's Figure 1)")
@@ -53,10 +54,10 @@ def cmd_track(args) -> int:
     try:
         rep = track(ckpts, q, methods, args.out, parallelism(args),
                     progress=None if args.quiet else sys.stderr)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("lipc: interrupted; finished rows are kept: run the same command again to "
               "resume", file=sys.stderr)
-        return 130
+        return exit_status(exc)
     if args.plot is not None:
         from .plot import plot_track
         plot_track(rep.rows, args.plot, ylabel=f"local Lipschitz constant ({args.input_norm} "

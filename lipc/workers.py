@@ -17,11 +17,11 @@ from __future__ import annotations
 import sys
 import time
 import multiprocessing
-import signal
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from .errors import LipcError
+from .stopping import child_signals
 
 Job = tuple[str, tuple]
 CONNECT_TIMEOUT = "10s"          # to reach a Dask scheduler
@@ -127,13 +127,8 @@ def _call(job: tuple[Callable[..., Any], str, tuple]) -> tuple[str, Any]:
     return name, fn(*args)
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the driver, which terminates them (no traceback per worker)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def _processes(fn, jobs: Sequence[Job], par: Parallelism) -> Iterator[tuple[str, Any]]:
-    pool = multiprocessing.Pool(processes=min(par.workers, len(jobs)), initializer=_ignore_sigint)
+    pool = multiprocessing.Pool(processes=min(par.workers, len(jobs)), initializer=child_signals)
     try:
         yield from pool.imap_unordered(_call, [(fn, name, args) for name, args in jobs])
     except BaseException:

@@ -12,6 +12,7 @@ import json
 import sys
 
 from ..argtypes import nonnegative_float, positive_float, positive_int
+from ..stopping import exit_status
 from ..workers import Parallelism
 
 HELP = "build a MIPLIB-style benchmark library from a manifest, or re-solve one"
@@ -64,10 +65,10 @@ def cmd_bench(args) -> int:
             rep = build(args.manifest, args.out, parallelism(args), time_limit=args.time_limit,
                         solver=args.solver, easy_seconds=args.easy_seconds,
                         progress=None if args.quiet else sys.stderr)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             print("lipc: interrupted; finished instances are kept: run the same command again "
                   "to resume", file=sys.stderr)
-            return 130
+            return exit_status(exc)
         if not args.quiet:
             for r in rep.results:
                 tag = "skipped" if r["name"] in rep.skipped else "built"
