@@ -188,7 +188,8 @@ def test_interrupted_build_resumes(built, tmp_path, workers):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, cwd=tmp_path)
     deadline = time.monotonic() + 120
-    while not ((lib / "results").is_dir() and any((lib / "results").iterdir())):
+    # a finished record, not the temp file of one being written (the interrupt removes that)
+    while not ((lib / "results").is_dir() and any((lib / "results").glob("[!.]*.json"))):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGINT)
