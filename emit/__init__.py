@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import secrets
+import stat
 from typing import BinaryIO, Callable
 
 from lipc.errors import LipcError
@@ -24,7 +26,7 @@ Writer = Callable[[FlatMIP, BinaryIO], None]
 GZIP_LEVEL = 1      # level 6 saves ~7% on MPS text but takes 4x as long (4 s for 85 MB)
 
 __all__ = ["WRITERS", "write", "to_text", "write_mps", "write_lp", "gzipped", "atomic_write",
-           "write_bytes", "remove_stale_temps"]
+           "write_bytes", "remove_stale_temps", "is_temp_name"]
 
 
 def gzipped(writer: Writer) -> Writer:
@@ -91,10 +93,11 @@ def atomic_write(path: str | os.PathLike, produce: Callable[[BinaryIO], None]) -
         # the special file itself, so stream into it instead
         if os.path.isdir(path):
             raise IsADirectoryError(21, "is a directory", path)
-        with open(path, "wb") as fh:
+        with _open_special(path) as fh:
             produce(fh)
         return
     folder = os.path.dirname(os.path.abspath(path))
+    _remove_stale_temps_of(folder, os.path.basename(path))
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}{_TEMP}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
@@ -113,6 +116,41 @@ def atomic_write(path: str | os.PathLike, produce: Callable[[BinaryIO], None]) -
 
 
 _TEMP = ".tmp"          # atomic_write's temp files: ".<name>.<12 hex digits>.tmp"
+_TEMP_NAME = re.compile(r"^\.(.+)\.[0-9a-f]{12}\.tmp$")
+
+
+def is_temp_name(name: str) -> bool:
+    """``name`` is one of :func:`atomic_write`'s temp file names (and nothing else is)."""
+    return _TEMP_NAME.match(name) is not None
+
+
+def _remove_stale_temps_of(folder: str, target: str) -> None:
+    """Delete the temp files of ``target`` a killed earlier write left (``kill -9`` runs no
+    handler), so repeated interrupted writes cannot pile them up; only lipc's own temp names."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return              # the write itself reports the folder's problem
+    for name in names:
+        m = _TEMP_NAME.match(name)
+        if m is not None and m.group(1) == target:
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                pass
+
+
+def _open_special(path: str) -> BinaryIO:
+    """Open a device or FIFO for writing; a FIFO nobody reads is an error, not a hang (opening
+    it blocking would wait forever for a reader)."""
+    if stat.S_ISFIFO(os.stat(path).st_mode):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:
+            raise OSError(e.errno, "a FIFO with no reader", path) from None
+        os.set_blocking(fd, True)
+        return open(fd, "wb")
+    return open(path, "wb")
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -124,7 +162,7 @@ def remove_stale_temps(folder: str | os.PathLike) -> None:
     """Delete the temp files :func:`atomic_write` leaves in ``folder`` when its process is
     killed mid-write (no exception handler runs then); resumable runs call this first."""
     for name in os.listdir(folder):
-        if name.startswith(".") and name.endswith(_TEMP):
+        if is_temp_name(name):
             os.unlink(os.path.join(folder, name))
 
 

@@ -18,6 +18,7 @@ from .argtypes import nonnegative_int, positive_float, positive_int
 from .solvers import SolveOptions
 from .compiler import BOUND_METHODS, CompileOptions
 from .errors import LipcError
+from .stopping import exit_status, signals_interrupt
 from . import bench as bench_cli
 from . import certify_cli, track_cli
 from .estimators import cli as estimators_cli
@@ -238,16 +239,17 @@ def main(argv: list[str] | None = None) -> int:
             and not args.model.lower().endswith(".lipc")):
         ap.error(f"the following arguments are required: --domain/-d (for {args.model})")
     try:
-        return COMMANDS[args.command][0](args)
+        with signals_interrupt():
+            return COMMANDS[args.command][0](args)
     except LipcError as exc:
         print(f"lipc: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:               # e.g. `lipc solve ... --json | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("lipc: interrupted", file=sys.stderr)
-        return 130
+        return exit_status(exc)
 
 
 if __name__ == "__main__":

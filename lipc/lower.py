@@ -362,6 +362,7 @@ def lower(graph: IRGraph, objective: str, name: str = "lipc", formulation: str =
     )
     if np.any(~np.isfinite(mip.data)) or np.any(np.isnan(mip.lb)) or np.any(np.isnan(mip.ub)):
         raise NumericError("lowering produced a non-finite coefficient or bound")
+    _check_range(mip)
     if b.max_big_m >= MAX_BIG_M:
         raise NumericError(f"a big-M constant of {b.max_big_m:.3g} is beyond what MIP solvers "
                            f"accept ({MAX_BIG_M:g}): the domain or the weights are too large")
@@ -369,6 +370,19 @@ def lower(graph: IRGraph, objective: str, name: str = "lipc", formulation: str =
                     max_big_m=b.max_big_m,
                     min_big_m=b.min_big_m if b.min_big_m <= b.max_big_m else 0.0)
     return Lowered(mip, b.values)
+
+
+def _check_range(mip: FlatMIP) -> None:
+    """Refuse a finite number at or beyond MAX_BIG_M anywhere in the model (a polytope row of
+    1e300 made CBC abort the whole process, exit 134): no back end ever sees one."""
+    for what, arr in (("matrix coefficient", mip.data), ("objective coefficient", mip.obj),
+                      ("row bound", mip.row_lo), ("row bound", mip.row_hi),
+                      ("variable bound", mip.lb), ("variable bound", mip.ub)):
+        a = np.abs(arr[np.isfinite(arr)])
+        if a.size and a.max() >= MAX_BIG_M:
+            raise NumericError(f"a {what} of {a.max():.3g} is beyond what MIP solvers accept "
+                               f"({MAX_BIG_M:g}): the domain, the weights or the output "
+                               "selection are too large; rescale them")
 
 
 # the original LipMIP model, built from these rules (imported last: it reuses them)

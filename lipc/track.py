@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .bench.manifest import read_toml
-from .emit import remove_stale_temps, write_bytes
+from .ownership import Ledger
 from .errors import LipcError
 from .fingerprint import fingerprint
 from .tables import csv_text
@@ -235,11 +235,8 @@ def track(checkpoints: list[Checkpoint], question: Question, methods: list[str],
         raise LipcError("no checkpoints to track")
     check_question(checkpoints[0], question, methods)
     out = Path(out_dir)
-    try:
-        (out / "rows").mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(out / "rows")
-    except OSError as e:
-        raise LipcError(f"cannot write in {out}: {e.strerror or e}") from e
+    # lipc.ownership: a folder holding files lipc did not write there is refused
+    ledger = Ledger.open(out, ("rows",), "track results")
     report = TrackReport()
     done: dict[tuple, dict] = {}
     jobs = []
@@ -248,10 +245,7 @@ def track(checkpoints: list[Checkpoint], question: Question, methods: list[str],
         ckpt_key = _checkpoint_key(c, question_key)
         for m in methods:
             key = fingerprint(dict(checkpoint=ckpt_key, method=m))
-            try:
-                row = json.loads(_row_file(out, c, m).read_text())
-            except (OSError, ValueError):
-                row = None
+            row = _read_row(ledger, _row_file(out, c, m))
             if row is not None and row.get("key") == key and row.get("status") != "error":
                 done[(c, m)] = row
                 report.reused += 1
@@ -261,23 +255,38 @@ def track(checkpoints: list[Checkpoint], question: Question, methods: list[str],
     for _, row in run_jobs(_job, jobs, parallelism, bar):
         c = Checkpoint(row["checkpoint"], row["step"], row["series"])
         row_path = _row_file(out, c, row["method"])
-        write_bytes(row_path, json.dumps(row, indent=1).encode())
+        ledger.write(row_path, json.dumps(row, indent=1).encode())
         done[(c, row["method"])] = row
         report.computed += 1
     report.rows = [dict({k: done[(c, m)].get(k) for k in CSV_FIELDS}, checkpoint=_shown(c.path))
                    for c in checkpoints for m in methods]
-    _write_tables(out, report.rows, question, methods)
+    _write_tables(ledger, report.rows, question, methods)
     return report
+
+
+def _read_row(ledger: Ledger, path: Path) -> dict | None:
+    """A row an earlier run saved, if lipc wrote it and it has the shape lipc writes."""
+    if not ledger.owns(path):
+        return None
+    try:
+        row = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(row, dict) and all(
+        row.get(k) is None or isinstance(row.get(k), (str, int, float)) for k in CSV_FIELDS)
+    return row if ok else None
 
 
 def _job(ckpt: Checkpoint, method: str, q: Question, key: str) -> dict:
     return dict(track_one(ckpt, method, q), key=key)
 
 
-def _write_tables(out: Path, rows: list[dict], q: Question, methods: list[str]) -> None:
-    write_bytes(out / "track.csv", csv_text(CSV_FIELDS, rows).encode())
+def _write_tables(ledger: Ledger, rows: list[dict], q: Question, methods: list[str]) -> None:
+    out = ledger.root
+    ledger.write(out / "track.csv", csv_text(CSV_FIELDS, rows).encode())
     doc = dict(question=asdict(q), methods=methods, rows=rows)
-    write_bytes(out / "track.json", (json.dumps(doc, indent=1, default=float) + "\n").encode())
+    ledger.write(out / "track.json",
+                 (json.dumps(doc, indent=1, default=float) + "\n").encode())
 
 
 def read_rows(path: str | Path) -> list[dict]:

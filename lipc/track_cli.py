@@ -7,6 +7,7 @@ import json
 import sys
 
 from .bench import add_parallel_flags, parallelism
+from .stopping import exit_status
 
 HELP = ("Lipschitz constants through training: every checkpoint with LipMIP and estimators, "
         "as CSV/JSON and a plot (the LipMIP paper's Figure 1)")
@@ -40,22 +41,23 @@ def _fmt(v) -> str:
 
 def cmd_track(args) -> int:
     from .plot import check_destination
+    from .estimators.cli import checked_samples
     from .track import Question, discover, track
     if args.plot is not None:
         check_destination(args.plot)       # before any solve: format, folder, matplotlib
     methods = [m.strip().lower() for m in args.methods.split(",") if m.strip()]
     q = Question(domain=args.domain, output=args.output, input_norm=args.input_norm,
                  output_norm=args.output_norm, output_node=args.output_node,
-                 samples=args.samples, seed=args.seed, time_limit=args.time_limit,
+                 samples=checked_samples(args), seed=args.seed, time_limit=args.time_limit,
                  solver=args.solver, bounds=args.bounds, formulation=args.formulation)
     ckpts = discover(args.checkpoints)
     try:
         rep = track(ckpts, q, methods, args.out, parallelism(args),
                     progress=None if args.quiet else sys.stderr)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("lipc: interrupted; finished rows are kept: run the same command again to "
               "resume", file=sys.stderr)
-        return 130
+        return exit_status(exc)
     if args.plot is not None:
         from .plot import plot_track
         plot_track(rep.rows, args.plot, ylabel=f"local Lipschitz constant ({args.input_norm} "

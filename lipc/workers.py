@@ -17,29 +17,54 @@ from __future__ import annotations
 import sys
 import time
 import multiprocessing
-import signal
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from .errors import LipcError
+from .stopping import child_signals
 
 Job = tuple[str, tuple]
 CONNECT_TIMEOUT = "10s"          # to reach a Dask scheduler
+SCHEMES = ("tcp", "tls")         # tls: with --tls-ca/--tls-cert/--tls-key (Dask's Security)
 
 
 @dataclass(frozen=True)
 class Parallelism:
-    """Where jobs run: ``workers`` local processes, or the Dask scheduler at ``scheduler``."""
+    """Where jobs run: ``workers`` local processes, or the Dask scheduler at ``scheduler``.
+
+    Trusted clusters only: jobs and results travel as pickles, so whoever can reach the
+    scheduler (or pose as it) can run code on the driver and the workers.  ``tls://`` with a
+    CA, a client certificate and its key (Dask's ``Security``) authenticates both ends."""
 
     workers: int = 1
     scheduler: str | None = None
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     def __post_init__(self) -> None:
         if self.workers < 1:
             raise LipcError(f"--workers must be at least 1, not {self.workers}")
-        if self.scheduler is not None and "://" not in self.scheduler:
+        tls = (self.tls_ca, self.tls_cert, self.tls_key)
+        if self.scheduler is None:
+            if any(tls):
+                raise LipcError("--tls-ca/--tls-cert/--tls-key need a tls:// --scheduler")
+            return
+        scheme, sep, rest = self.scheduler.partition("://")
+        if not sep or not rest or scheme.lower() not in SCHEMES:
             raise LipcError(f"--scheduler {self.scheduler!r}: give a Dask scheduler address "
-                            "such as tcp://host:8786")
+                            "tcp://host:8786 or tls://host:8786")
+        if (scheme.lower() == "tls") != all(tls) or (any(tls) and not all(tls)):
+            raise LipcError("a tls:// --scheduler needs all of --tls-ca, --tls-cert and "
+                            "--tls-key, and only it takes them")
+
+    def security(self):
+        """Dask's ``Security`` for a tls:// scheduler, else None."""
+        if self.tls_ca is None:
+            return None
+        from distributed.security import Security
+        return Security(tls_ca_file=self.tls_ca, tls_client_cert=self.tls_cert,
+                        tls_client_key=self.tls_key, require_encryption=True)
 
     @property
     def backend(self) -> str:
@@ -102,13 +127,8 @@ def _call(job: tuple[Callable[..., Any], str, tuple]) -> tuple[str, Any]:
     return name, fn(*args)
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the driver, which terminates them (no traceback per worker)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def _processes(fn, jobs: Sequence[Job], par: Parallelism) -> Iterator[tuple[str, Any]]:
-    pool = multiprocessing.Pool(processes=min(par.workers, len(jobs)), initializer=_ignore_sigint)
+    pool = multiprocessing.Pool(processes=min(par.workers, len(jobs)), initializer=child_signals)
     try:
         yield from pool.imap_unordered(_call, [(fn, name, args) for name, args in jobs])
     except BaseException:
@@ -129,8 +149,8 @@ def _dask(fn, jobs: Sequence[Job], par: Parallelism) -> Iterator[tuple[str, Any]
         raise LipcError("--scheduler needs Dask's 'distributed' package: "
                         "pip install 'lipc[cluster]'") from None
     try:
-        client = Client(par.scheduler, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as e:
+        client = Client(par.scheduler, timeout=CONNECT_TIMEOUT, security=par.security())
+    except (OSError, TimeoutError, ValueError) as e:
         raise LipcError(f"cannot reach the Dask scheduler at {par.scheduler}: {e}") from None
     futures = []
     try:

@@ -13,12 +13,13 @@ import pytest
 
 import oracle
 
-from lipc.bench.build import build, read_solu
+from lipc.bench.build import SUBDIRS, build, read_solu
 from lipc.bench.exact_check import check_file
 from lipc.bench.manifest import load_manifest
 from lipc.bench.resolve import resolve
 from lipc.cli import main
 from lipc.errors import LipcError
+from lipc.ownership import LEDGER, Ledger
 from lipc.workers import Parallelism
 
 pytest.importorskip("highspy")
@@ -59,9 +60,10 @@ def _files(d: Path) -> dict[str, bytes]:
 
 
 def _library(d: Path) -> dict[str, bytes]:
-    """Every file of a library except the run log (results/: solve times)."""
+    """Every file of a library except the run log (results/: solve times) and the ownership
+    ledger (which hashes the run log)."""
     return {str(f.relative_to(d)): f.read_bytes() for f in sorted(d.rglob("*"))
-            if f.is_file() and "results" not in f.parts}
+            if f.is_file() and "results" not in f.parts and f.name != LEDGER}
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +188,8 @@ def test_interrupted_build_resumes(built, tmp_path, workers):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, cwd=tmp_path)
     deadline = time.monotonic() + 120
-    while not ((lib / "results").is_dir() and any((lib / "results").iterdir())):
+    # a finished record, not the temp file of one being written (the interrupt removes that)
+    while not ((lib / "results").is_dir() and any((lib / "results").glob("[!.]*.json"))):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGINT)
@@ -225,7 +228,8 @@ def test_resume_redoes_what_changed(built, tmp_path):
     assert build(m, lib, time_limit=30).built == ["a"]
     rec = json.loads((lib / "results" / "b.json").read_text())
     rec.update(solu="unkn", file_value=None)                     # as if stopped by a limit
-    (lib / "results" / "b.json").write_text(json.dumps(rec))
+    Ledger.open(lib, SUBDIRS, "library").write(lib / "results" / "b.json",
+                                                json.dumps(rec).encode())
     assert build(m, lib, time_limit=30).built == []             # same settings: kept
     assert build(m, lib, time_limit=40).built == ["b"]          # a longer limit: solved again
     m.write_text(m.read_text().split("[[instance]]\nname = \"b\"")[0])
@@ -299,3 +303,91 @@ def test_mismatch_fails_and_bad_manifests(built, tmp_path, capsys):
     bad.write_text("name = [\n")
     assert main(["bench", "build", str(bad), "-o", str(tmp_path / "z")]) == 2
     assert "bad manifest" in capsys.readouterr().err
+
+
+def _snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Bytes and mtime of every file below ``root`` (links not followed)."""
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+def _tiny_manifest(folder: Path, network: str = "random:2-3-1:0") -> Path:
+    m = folder / "m.toml"
+    m.write_text(f'name = "m"\n[[instance]]\nname = "a"\nnetwork = "{network}"\n'
+                 f'domain = "box:0:1"\n')
+    return m
+
+
+def test_build_into_the_manifests_own_folder_touches_nothing(tmp_path, capsys):
+    """Issue 19: `bench build m.toml -o <its folder>` deleted the input network and user files
+    in networks/ and results/ and overwrote README.md; now refused, every byte and mtime kept."""
+    import shutil
+    proj = tmp_path / "proj"
+    (proj / "networks").mkdir(parents=True)
+    (proj / "results").mkdir()
+    shutil.copy(EXAMPLES / "toy_2_8_8_1.onnx", proj / "networks" / "mine.onnx")
+    (proj / "results" / "notes.json").write_text("[1, 2]")
+    (proj / "README.md").write_text("my project\n")
+    m = _tiny_manifest(proj, "networks/mine.onnx")
+    before = _snapshot(proj)
+    assert main(["bench", "build", str(m), "-o", str(proj), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("lipc: error:") and "did not write" in err
+    assert _snapshot(proj) == before
+
+
+def test_symlinked_networks_folder_is_refused_and_its_target_untouched(tmp_path):
+    target = tmp_path / "precious"
+    target.mkdir()
+    (target / "keep.onnx").write_bytes(b"user data")
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "networks").symlink_to(target)
+    before = _snapshot(target)
+    with pytest.raises(LipcError, match=r"did not write \(networks\)"):
+        build(_tiny_manifest(tmp_path), lib, time_limit=30)
+    assert _snapshot(target) == before and (lib / "networks").is_symlink()
+
+
+def test_foreign_changed_and_odd_files_in_a_library_are_never_deleted(tmp_path):
+    """A user file dropped into a built library, a sub-folder in networks/, a results record
+    changed by hand (`[1, 2]`, a name with a newline): the rebuild refuses at once and
+    changes nothing; with the intruder gone, it resumes; pruning removes only lipc's files."""
+    m = _tiny_manifest(tmp_path)
+    lib = tmp_path / "lib"
+    assert build(m, lib, time_limit=30).built == ["a"]
+    rec = lib / "results" / "a.json"
+    good = rec.read_bytes()
+    intruders = [(lib / "networks" / "user.onnx", b"user"), (rec, b"[1, 2]"),
+                 (rec, good.replace(b'"name": "a"', b'"name": "a\\n=opt= x 1"')),
+                 (lib / "instances" / "extra.mps.gz", b"mine")]
+    for path, data in intruders:
+        path.write_bytes(data)
+        before = _snapshot(lib)
+        with pytest.raises(LipcError, match="did not write"):
+            build(m, lib, time_limit=30)
+        assert _snapshot(lib) == before
+        path.unlink() if path != rec else path.write_bytes(good)
+    (lib / "networks" / "sub").mkdir()
+    with pytest.raises(LipcError, match=r"networks/sub/"):
+        build(m, lib, time_limit=30)
+    (lib / "networks" / "sub").rmdir()
+    assert build(m, lib, time_limit=30).skipped == ["a"]
+    m.write_text(m.read_text().replace("random:2-3-1:0", "random:2-3-1:1"))
+    build(m, lib, time_limit=30)                    # the old network is lipc's: pruned
+    assert sorted(p.name for p in (lib / "networks").iterdir()) == ["random_2-3-1_s1.onnx"]
+
+
+def test_track_output_folder_with_foreign_files_is_refused(tmp_path):
+    from lipc.track import Question, discover, track
+    import shutil
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    shutil.copy(EXAMPLES / "toy_2_8_8_1.onnx", ck / "step_1.onnx")
+    out = tmp_path / "out"
+    (out / "rows").mkdir(parents=True)
+    (out / "rows" / "mine.json").write_text("{}")
+    before = _snapshot(out)
+    with pytest.raises(LipcError, match="did not write"):
+        track(discover([str(ck)]), Question(domain="box:0:1"), ["fastlip"], out)
+    assert _snapshot(out) == before

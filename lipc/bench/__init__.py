@@ -12,6 +12,7 @@ import json
 import sys
 
 from ..argtypes import nonnegative_float, positive_float, positive_int
+from ..stopping import exit_status
 from ..workers import Parallelism
 
 HELP = "build a MIPLIB-style benchmark library from a manifest, or re-solve one"
@@ -43,12 +44,18 @@ def add_parallel_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", "-j", type=positive_int, default=1,
                    help="local worker processes (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                   help="run the jobs on a Dask cluster, e.g. tcp://host:8786 (needs the "
-                        "'cluster' extra); the workers must see the input files")
+                   help="run the jobs on a Dask cluster, tcp://host:8786 or tls://host:8786 "
+                        "(the 'cluster' extra; the workers must see the input files). TRUSTED "
+                        "CLUSTERS ONLY: jobs and results travel as pickles")
+    for flag, what in (("--tls-ca", "CA certificate"), ("--tls-cert", "client certificate"),
+                       ("--tls-key", "client private key")):
+        p.add_argument(flag, metavar="PEM", default=None,
+                       help=f"tls:// scheduler: the {what} (Dask Security)")
 
 
 def parallelism(args) -> Parallelism:
-    return Parallelism(workers=args.workers, scheduler=args.scheduler)
+    return Parallelism(workers=args.workers, scheduler=args.scheduler, tls_ca=args.tls_ca,
+                       tls_cert=args.tls_cert, tls_key=args.tls_key)
 
 
 def cmd_bench(args) -> int:
@@ -58,10 +65,10 @@ def cmd_bench(args) -> int:
             rep = build(args.manifest, args.out, parallelism(args), time_limit=args.time_limit,
                         solver=args.solver, easy_seconds=args.easy_seconds,
                         progress=None if args.quiet else sys.stderr)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             print("lipc: interrupted; finished instances are kept: run the same command again "
                   "to resume", file=sys.stderr)
-            return 130
+            return exit_status(exc)
         if not args.quiet:
             for r in rep.results:
                 tag = "skipped" if r["name"] in rep.skipped else "built"

@@ -12,7 +12,9 @@ Layout of the output directory::
     README.md                    what the library holds and how it was made
 
 Workers (local processes or a Dask cluster, lipc.workers) compile and solve; only this driver
-writes, each file atomically (temp file + rename), so an interrupted build leaves no partial file
+writes, each file atomically (temp file + rename) and recorded in the folder's ownership ledger
+(lipc.ownership: a folder holding anything else is refused, and only recorded files are ever
+overwritten or pruned), so an interrupted build leaves no partial file
 (temp files of a killed run are removed on the next) and running it again skips each instance
 whose file and record exist and match the manifest entry.  Every file except results/ is
 byte-identical across builds, worker counts and schedulers: compilation is deterministic, the
@@ -28,6 +30,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -36,8 +40,8 @@ from typing import TextIO
 
 import numpy as np
 
-from ..emit import remove_stale_temps, write_bytes
 from ..errors import LipcError
+from ..ownership import Ledger
 from ..tables import csv_text
 from ..workers import Parallelism, Progress, run_jobs
 from .manifest import (Instance, Manifest, generated_file_name, generated_onnx_bytes,
@@ -65,11 +69,42 @@ class BuildReport:
     results: list[dict] = field(default_factory=list)
 
 
-def _write_text(path: Path, text: str) -> None:
-    write_bytes(path, text.encode())
+SUBDIRS = ("instances", "results", "networks")
+_SOLU_KINDS = {"opt", "best", "inf", "unkn"}
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
-def _read_result(path: Path) -> dict | None:
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _valid_record(rec, inst: Instance) -> bool:
+    """A results record fit to reach the .solu and the CSV: the schema lipc writes, the
+    instance's own name, and values consistent with their kind (a finite value exactly for
+    =opt= / =best=, the =opt= value the exact check's objective)."""
+    if not isinstance(rec, dict) or rec.get("name") != inst.name:
+        return False
+    if rec.get("solu") not in _SOLU_KINDS or not isinstance(rec.get("key"), str):
+        return False
+    if not isinstance(rec.get("sha256"), str) or not _HEX64.match(rec["sha256"]):
+        return False
+    fv = rec.get("file_value")
+    if (rec["solu"] in ("opt", "best")) != _number(fv):
+        return False
+    if rec["solu"] == "opt" and not (rec.get("check_feasible") is True
+                                     and rec.get("check_objective") == fv):
+        return False
+    for k in CSV_FIELDS:
+        v = rec.get(k)
+        if not (v is None or _number(v) or (isinstance(v, str) and "\n" not in v
+                                             and "\r" not in v)):
+            return False
+    return all(_number(rec.get(k)) for k in ("rows", "columns", "binaries", "nonzeros"))
+
+
+def _read_result(path: Path, ledger: Ledger) -> dict | None:
+    if not ledger.owns(path):
+        return None
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
@@ -190,22 +225,23 @@ def _build_one(inst: Instance, generated: bytes | None, time_limit: float | None
     return dict(record=record, mps=mps)
 
 
-def _store(out: Path, result: dict) -> dict:
+def _store(ledger: Ledger, result: dict) -> dict:
     """Write one finished instance: its file first, then the record that marks it done."""
     rec = result["record"]
-    write_bytes(out / "instances" / f"{rec['name']}.mps.gz", result["mps"])
-    _write_text(out / "results" / f"{rec['name']}.json",
-                json.dumps(rec, indent=1, default=float) + "\n")
+    out = ledger.root
+    ledger.write(out / "instances" / f"{rec['name']}.mps.gz", result["mps"])
+    ledger.write(out / "results" / f"{rec['name']}.json",
+                 (json.dumps(rec, indent=1, default=float) + "\n").encode())
     return rec
 
 
-def _finished(inst: Instance, out: Path, settings: dict) -> dict | None:
+def _finished(inst: Instance, ledger: Ledger, settings: dict) -> dict | None:
     """The record of an instance finished by an earlier run of the same manifest entry (same
     network and files); one without a proved optimum only if it was solved the same way (a
     longer time limit or another solver may now solve it)."""
-    mps = out / "instances" / f"{inst.name}.mps.gz"
-    rec = _read_result(out / "results" / f"{inst.name}.json")
-    if rec is None or rec.get("key") != inst.key() or not mps.is_file():
+    mps = ledger.root / "instances" / f"{inst.name}.mps.gz"
+    rec = _read_result(ledger.root / "results" / f"{inst.name}.json", ledger)
+    if not _valid_record(rec, inst) or rec["key"] != inst.key() or not ledger.owns(mps):
         return None
     if rec.get("solu") != "opt" and rec.get("solve_settings") != settings:
         return None
@@ -218,36 +254,32 @@ def _solu_line(rec: dict) -> str:
     return f"={rec['solu']}= {rec['name']}"
 
 
-def _prepare(m: Manifest, out: Path) -> None:
-    """Create the library folders and drop temp files an interrupted run left.  A folder
-    holding another library is refused: mixing two would leave two .solu files."""
-    others = [p.name for p in out.glob("*.solu") if p.stem != m.name]
+def _prepare(m: Manifest, out: Path) -> Ledger:
+    """Open the library folder (lipc.ownership: refused when it holds anything lipc did not
+    write there, e.g. the manifest's own folder), create its sub-folders and drop temp files an
+    interrupted run left.  A folder holding another library is refused: mixing two would leave
+    two .solu files."""
+    others = sorted(p.name for p in out.glob("*.solu") if p.stem != m.name) \
+        if out.is_dir() else []
     if others:
         raise LipcError(f"{out} holds another library ({', '.join(others)}); build "
                         f"{m.name!r} in a new folder")
-    if out.exists() and not out.is_dir():
-        raise LipcError(f"cannot build the library in {out}: it is a file")
-    try:
-        for sub in ("instances", "results", "networks"):
-            (out / sub).mkdir(parents=True, exist_ok=True)
-            remove_stale_temps(out / sub)
-    except OSError as e:
-        raise LipcError(f"cannot write the library in {out}: {e.strerror or e}") from e
+    return Ledger.open(out, SUBDIRS, "library")
 
 
-def _generated_networks(m: Manifest, todo: list[Instance], out: Path) -> dict[str, bytes]:
+def _generated_networks(m: Manifest, todo: list[Instance], ledger: Ledger) -> dict[str, bytes]:
     """Make (once) the generated networks the pending instances need, and any missing from
     ``networks/`` (so the library is self-contained); a finished library trains nothing."""
     wanted = {i.network for i in todo if is_generated(i.network)}
     wanted |= {i.network for i in m.instances if is_generated(i.network)
-               and not (out / "networks" / generated_file_name(i.network)).is_file()}
+               and not ledger.owns(ledger.root / "networks" / generated_file_name(i.network))}
     made = {}
     for spec in sorted(wanted):
-        p = out / "networks" / generated_file_name(spec)
+        p = ledger.root / "networks" / generated_file_name(spec)
         made[spec] = generated_onnx_bytes(spec)
-        if not p.is_file() or p.read_bytes() != made[spec]:
+        if not ledger.owns(p) or p.read_bytes() != made[spec]:
             try:
-                write_bytes(p, made[spec])
+                ledger.write(p, made[spec])
             except OSError as e:
                 raise LipcError(f"cannot write {p}: {e.strerror or e}") from e
     return made
@@ -264,47 +296,49 @@ def build(manifest: Manifest | str | Path, out_dir: str | Path,
     """
     m = manifest if isinstance(manifest, Manifest) else load_manifest(manifest)
     out = Path(out_dir)
-    _prepare(m, out)
+    ledger = _prepare(m, out)
     report = BuildReport(m.name, str(out))
     records: dict[str, dict] = {}
     todo = []
     settings = dict(time_limit=time_limit, solver=solver)
     for inst in m.instances:
-        rec = _finished(inst, out, settings)
+        rec = _finished(inst, ledger, settings)
         if rec is not None:
             records[inst.name] = rec
             report.skipped.append(inst.name)
         else:
             todo.append(inst)
-    nets = _generated_networks(m, todo, out)
+    nets = _generated_networks(m, todo, ledger)
     jobs = [(i.name, (i, nets.get(i.network), time_limit, solver, easy_seconds)) for i in todo]
     bar = Progress(len(jobs), f"bench {m.name}", progress)
     for name, result in run_jobs(build_one, jobs, parallelism, bar):
-        records[name] = _store(out, result)
+        records[name] = _store(ledger, result)
     report.built = [i.name for i in todo]
     report.results = [records[i.name] for i in m.instances]
-    _prune(m, out)
-    _write_summary(m, out, report.results)
+    _prune(m, ledger)
+    _write_summary(m, ledger, report.results)
     return report
 
 
-def _prune(m: Manifest, out: Path) -> None:
+def _prune(m: Manifest, ledger: Ledger) -> None:
     """Remove instances, records and networks an earlier version of the manifest made, so the
-    library holds exactly what its .solu lists."""
+    library holds exactly what its .solu lists; only files lipc wrote (the ledger's) go."""
     names = {i.name for i in m.instances}
     nets = {generated_file_name(i.network) for i in m.instances if is_generated(i.network)}
     for sub, keep, suffix in (("instances", names, ".mps.gz"), ("results", names, ".json"),
                               ("networks", nets, "")):
-        for f in (out / sub).iterdir():
+        for f in ledger.files(sub):
             stem = f.name[:-len(suffix)] if suffix and f.name.endswith(suffix) else f.name
             if stem not in keep:
-                f.unlink()
+                ledger.remove(f)
 
 
-def _write_summary(m: Manifest, out: Path, records: list[dict]) -> None:
-    _write_text(out / f"{m.name}.solu", "".join(_solu_line(r) + "\n" for r in records))
-    _write_text(out / f"{m.name}.csv", csv_text(CSV_FIELDS, records))
-    _write_text(out / "README.md", library_readme(m, records))
+def _write_summary(m: Manifest, ledger: Ledger, records: list[dict]) -> None:
+    out = ledger.root
+    ledger.write(out / f"{m.name}.solu",
+                 "".join(_solu_line(r) + "\n" for r in records).encode())
+    ledger.write(out / f"{m.name}.csv", csv_text(CSV_FIELDS, records).encode())
+    ledger.write(out / "README.md", library_readme(m, records).encode())
 
 
 def read_solu(path: str | Path) -> dict[str, tuple[str, float | None]]:

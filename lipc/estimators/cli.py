@@ -10,7 +10,10 @@ from .. import api
 from ..argtypes import nonnegative_int, positive_float, positive_int
 from ..compiler import CompileOptions
 from ..solvers import SolveOptions
+from ..errors import LipcError
 from . import ESTIMATORS
+
+MAX_SAMPLES = 1_000_000     # randomlb / clever points held in memory at once (x inputs x seeds)
 
 
 def add_flags(p: argparse.ArgumentParser, name: str) -> None:
@@ -29,6 +32,9 @@ def add_flags(p: argparse.ArgumentParser, name: str) -> None:
 def method_flags(p: argparse.ArgumentParser) -> None:
     """Options of the estimators themselves (shared with lipc track)."""
     p.add_argument("--samples", type=positive_int, default=1000, help="randomlb: random points (1000)")
+    p.add_argument("--max-samples", type=positive_int, default=MAX_SAMPLES,
+                   help=f"refuse a --samples above this (default {MAX_SAMPLES:_}): the points "
+                        "and their gradients are held in memory at once")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (randomlb, solver)")
     p.add_argument("--time-limit", "-t", type=positive_float, default=None,
                    help="seconds per MIP/LP solve (lipmip, liplp)")
@@ -36,8 +42,19 @@ def method_flags(p: argparse.ArgumentParser) -> None:
                    help="MIP/LP solver for lipmip and liplp (as for lipc solve)")
 
 
+def checked_samples(args) -> int:
+    """``--samples``, refused above ``--max-samples`` before anything is allocated (issue 19:
+    ``--samples 1e11`` ran the machine out of memory)."""
+    if args.samples > args.max_samples:
+        raise LipcError(f"--samples {args.samples} is above --max-samples {args.max_samples} "
+                        "(every point and its gradients are held in memory); raise "
+                        "--max-samples to allow it")
+    return args.samples
+
+
 def _kwargs(args) -> dict:
     from ..cli import _model
+    checked_samples(args)
     opts = SolveOptions(time_limit=args.time_limit, solver=args.solver, seed=args.seed)
     return dict(net=_model(args), domain=args.domain, output=args.output,
                 input_norm=args.input_norm, output_norm=args.output_norm, samples=args.samples,

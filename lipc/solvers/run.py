@@ -20,6 +20,7 @@ from typing import Callable
 
 from ..errors import QueryError, SolverError
 from ..mip import FlatMIP
+from ..stopping import child_signals, deferred_signals
 from .base import (AUDIT, REGISTRY, Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status,
                    _fmt, auto_order, get, skipped)
 
@@ -179,6 +180,7 @@ def race_names(choice: str, flat: FlatMIP | None = None) -> list[str]:
 def _race_child(backend: Backend, flat: FlatMIP, opts: SolveOptions, conn, show: bool) -> None:
     """Runs in a separate process: solve, send ("done", outcome); progress as ("progress", ...)."""
     name = backend.name
+    child_signals()
     try:
         def sink(t, nodes, inc, bound):
             conn.send(("progress", name, t, nodes, inc, bound))
@@ -240,14 +242,15 @@ def race(flat: FlatMIP, opts: SolveOptions, names: list[str], accept=None,
     line = _RaceLine(opts.progress, t0)
     results: list[SolverOutcome] = []
     try:
-        for b in backends:
-            r, w = ctx.Pipe(duplex=False)
-            p = ctx.Process(target=_race_child, args=(b, flat, child_opts, w, opts.progress),
-                            name=f"lipc-race-{b.name}", daemon=True)
-            p.start()
-            w.close()
-            procs.append(p)
-            pending[r] = b.name
+        with deferred_signals():
+            for b in backends:
+                r, w = ctx.Pipe(duplex=False)
+                p = ctx.Process(target=_race_child, args=(b, flat, child_opts, w, opts.progress),
+                                name=f"lipc-race-{b.name}", daemon=True)
+                p.start()
+                w.close()
+                procs.append(p)
+                pending[r] = b.name
         deadline = None if opts.time_limit is None else t0 + opts.time_limit + 30.0
         while pending and not any(o.status == Status.OPTIMAL for o in results):
             if deadline is not None and time.perf_counter() > deadline:
