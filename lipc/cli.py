@@ -208,8 +208,9 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("--threads", type=positive_int, default=1)
             p.add_argument("--gap", type=float, default=1e-7,
                            help="relative MIP gap at which to stop (default 1e-7)")
-            p.add_argument("--gap-abs", type=float, default=1e-9,
-                           help="absolute MIP gap at which to stop (default 1e-9)")
+            p.add_argument("--gap-abs", type=float, default=0.0,
+                           help="absolute MIP gap at which to stop (default 0: only the "
+                                "relative gap, which does not depend on the output's units)")
             p.add_argument("--solver", "-s", default="auto", metavar="NAME",
                            help="cbc, highs, scip, gurobi, cplex, xpress; auto (default: the "
                                 "fastest usable one), race (the two best in parallel "
