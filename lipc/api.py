@@ -68,7 +68,7 @@ def problem(net: Network | str | Path, domain: Domain | str, output: str | None 
 
     ``output`` selects one scalar function <c, f>; ``output_norm`` instead asks for the
     Lipschitz constant of the vector f under that norm (linf, l1, margin, margin:T).
-    ``normalize`` scales a fixed c by an exact power of two to max |c_i| in [0.5, 1)
+    ``normalize`` scales a fixed c by an exact power of two to max |c_i| in [1, 2)
     (``Problem.scale_exp``), so that the solver's absolute tolerances do not meet a tiny or huge
     objective only because of the output's units; :func:`solve` undoes it exactly.
     """
@@ -78,7 +78,7 @@ def problem(net: Network | str | Path, domain: Domain | str, output: str | None 
                        center_output=lambda: network.reference(dom.center[None, :])[0])
     exp = 0
     if normalize and query.output.fixed is not None and np.any(query.output.fixed):
-        exp = int(np.frexp(np.max(np.abs(query.output.fixed)))[1])
+        exp = int(np.frexp(np.max(np.abs(query.output.fixed)))[1]) - 1      # max |c| in [1, 2)
         c = np.ldexp(query.output.fixed, -exp)
         if np.array_equal(np.ldexp(c, exp), query.output.fixed):       # exact (no underflow)
             query = replace(query, output=functional(c, query.output.name))
