@@ -68,23 +68,43 @@ def problem(net: Network | str | Path, domain: Domain | str, output: str | None 
 
     ``output`` selects one scalar function <c, f>; ``output_norm`` instead asks for the
     Lipschitz constant of the vector f under that norm (linf, l1, margin, margin:T).
-    ``normalize`` scales a fixed c by an exact power of two to max |c_i| in [1, 2)
-    (``Problem.scale_exp``), so that the solver's absolute tolerances do not meet a tiny or huge
-    objective only because of the output's units; :func:`solve` undoes it exactly.
+    ``normalize`` scales a fixed c by an exact power of two (``Problem.scale_exp``): to max
+    |c_i| in [1, 2), then, when the bound passes' certified bound of the objective is far from
+    1, by that bound's power of two; so the solver's absolute tolerances never meet a tiny or
+    huge objective only because of the output's units or a scaled layer.  :func:`solve`
+    undoes it exactly.
     """
     network = _network(net)
     dom = domain if isinstance(domain, Domain) else parse_domain(domain, network.n_inputs)
     query = Query.make(network.n_inputs, network.n_outputs, output, input_norm, output_norm,
                        center_output=lambda: network.reference(dom.center[None, :])[0])
-    exp = 0
-    if normalize and query.output.fixed is not None and np.any(query.output.fixed):
-        exp = int(np.frexp(np.max(np.abs(query.output.fixed)))[1]) - 1      # max |c| in [1, 2)
-        c = np.ldexp(query.output.fixed, -exp)
-        if np.array_equal(np.ldexp(c, exp), query.output.fixed):       # exact (no underflow)
-            query = replace(query, output=functional(c, query.output.name))
-        else:
-            exp = 0
-    p = build_problem(network, dom, query, compile_options)
+    if not normalize or query.output.fixed is None or not np.any(query.output.fixed):
+        return build_problem(network, dom, query, compile_options)
+    c0 = query.output.fixed
+    exp = _exponent(np.max(np.abs(c0)))                 # first the units of c ...
+    p = _scaled_problem(network, dom, query, c0, exp, compile_options)
+    bound = _certified_upper(p) if p is not None else None
+    if bound is not None and bound > 0 and abs(_exponent(bound)) > 2:
+        # ... then the scale of the whole backward pass (e.g. a last layer of 1e-6): the
+        # certified bound of the objective tells it; rebuild with c scaled to bring it near 1
+        q = _scaled_problem(network, dom, query, c0, exp + _exponent(bound), compile_options)
+        p = q if q is not None else p
+    return p if p is not None else build_problem(network, dom, query, compile_options)
+
+
+def _exponent(v: float) -> int:
+    """e with v / 2**e in [1, 2)."""
+    return int(np.frexp(v)[1]) - 1
+
+
+def _scaled_problem(network: Network, dom: Domain, query: Query, c0: np.ndarray, exp: int,
+                    compile_options: CompileOptions | None) -> Problem | None:
+    """The problem for c0 / 2**exp (``scale_exp`` = exp), or None when that is not exact."""
+    c = np.ldexp(c0, -exp)
+    if not np.array_equal(np.ldexp(c, exp), c0):          # underflow: not an exact scaling
+        return None
+    p = build_problem(network, dom, replace(query, output=functional(c, query.output.name)),
+                      compile_options)
     p.scale_exp = exp
     return p
 

@@ -54,7 +54,7 @@ class Problem:
     objective: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     # the compiled objective is the constant times 2**-scale_exp (lipc.api normalises a fixed
-    # functional c to max |c_i| in [1, 2): an exact power of two, undone exactly)
+    # functional c by an exact power of two, undone exactly)
     scale_exp: int = 0
 
     def stats(self) -> dict:
