@@ -19,7 +19,6 @@ from .errors import LipcError
 from .lower import Lowered
 from .network import Network
 from .onnx_frontend import load_onnx
-from .outputs import functional
 from .query import Query
 from .witness import Witness, verify
 
@@ -78,16 +77,18 @@ def problem(net: Network | str | Path, domain: Domain | str, output: str | None 
     dom = domain if isinstance(domain, Domain) else parse_domain(domain, network.n_inputs)
     query = Query.make(network.n_inputs, network.n_outputs, output, input_norm, output_norm,
                        center_output=lambda: network.reference(dom.center[None, :])[0])
-    if not normalize or query.output.fixed is None or not np.any(query.output.fixed):
-        return build_problem(network, dom, query, compile_options)
     c0 = query.output.fixed
+    if not normalize or c0 is None or not np.any(c0):
+        # an output norm's seed set C stays the unit ball: scaling it would make the seed
+        # variables themselves tiny or huge against the solver's tolerances
+        return build_problem(network, dom, query, compile_options)
     exp = _exponent(np.max(np.abs(c0)))                 # first the units of c ...
-    p = _scaled_problem(network, dom, query, c0, exp, compile_options)
+    p = _scaled_problem(network, dom, query, exp, compile_options)
     bound = _certified_upper(p) if p is not None else None
     if bound is not None and bound > 0 and abs(_exponent(bound)) > 2:
         # ... then the scale of the whole backward pass (e.g. a last layer of 1e-6): the
-        # certified bound of the objective tells it; rebuild with c scaled to bring it near 1
-        q = _scaled_problem(network, dom, query, c0, exp + _exponent(bound), compile_options)
+        # certified bound of the objective tells it; rebuild with C scaled to bring it near 1
+        q = _scaled_problem(network, dom, query, exp + _exponent(bound), compile_options)
         p = q if q is not None else p
     return p if p is not None else build_problem(network, dom, query, compile_options)
 
@@ -97,14 +98,14 @@ def _exponent(v: float) -> int:
     return int(np.frexp(v)[1]) - 1
 
 
-def _scaled_problem(network: Network, dom: Domain, query: Query, c0: np.ndarray, exp: int,
+def _scaled_problem(network: Network, dom: Domain, query: Query, exp: int,
                     compile_options: CompileOptions | None) -> Problem | None:
-    """The problem for c0 / 2**exp (``scale_exp`` = exp), or None when that is not exact."""
-    c = np.ldexp(c0, -exp)
-    if not np.array_equal(np.ldexp(c, exp), c0):          # underflow: not an exact scaling
+    """The problem for the functional c / 2**exp (``scale_exp`` = exp), or None when that
+    scaling is not exact."""
+    out = query.output.scaled(-exp)
+    if out is None:
         return None
-    p = build_problem(network, dom, replace(query, output=functional(c, query.output.name)),
-                      compile_options)
+    p = build_problem(network, dom, replace(query, output=out), compile_options)
     p.scale_exp = exp
     return p
 
