@@ -78,3 +78,45 @@ def test_scale_sweep_against_oracle(seed, tmp_path):
                 assert res.value == pytest.approx(v, rel=1e-6), (k, norm)
             if res.status != "contradicted":
                 assert res.upper >= v * (1 - 1e-6), (k, norm, res)
+
+
+def _degenerate_net(rng):
+    """A tiny net with the degeneracies of issue 15: duplicate and dead neurons, zero rows,
+    weights spanning 1e+-10."""
+    d, h = int(rng.integers(1, 3)), int(rng.integers(2, 5))
+    W1, b1 = rng.normal(size=(h, d)), rng.normal(size=h) * 0.3
+    W2, b2 = rng.normal(size=(1, h)), rng.normal(size=1)
+    kind = rng.integers(5)
+    if kind == 0:
+        W1[1], b1[1] = W1[0], b1[0]                     # duplicate neuron
+    elif kind == 1:
+        W1[0], b1[0] = 0.0, -1.0                        # dead neuron
+    elif kind == 2:
+        W1[-1] = 0.0                                    # zero row
+    elif kind == 3:
+        s = 10.0 ** rng.uniform(-10, 10)
+        W1, b1, W2 = W1 * s, b1 * s, W2 / s             # weights spanning 1e+-10
+    width = 10.0 ** -rng.uniform(0, 12) if rng.random() < 0.3 else rng.uniform(0.1, 1)
+    lo = rng.uniform(-1, 1, d)
+    return [W1, W2], [b1, b2], lo, lo + width
+
+
+@pytest.mark.parametrize("chunk", range(4))
+def test_soundness_on_degenerate_tiny_nets(chunk, tmp_path):
+    """lower <= oracle <= upper (the upper up to the solver's relative tolerance) and
+    `optimal` only at the oracle's value, on 4 x 60 seeded tiny nets."""
+    rng = np.random.default_rng(15_000 + chunk)
+    for i in range(60):
+        Ws, bs, lo, hi = _degenerate_net(rng)
+        path = save_mlp(tmp_path / f"t{i}.onnx", Ws, bs, dtype=np.float64)
+        want = lipschitz_many(Ws, bs, lo, hi, queries=[(np.ones(1), "inf")],
+                              tol=min(1e-9, 1e-3 * float(np.min(hi - lo))))[0]
+        try:
+            res = lipc.solve(path, Domain(lo, hi))
+        except lipc.LipcError:              # refused: never a wrong answer
+            continue
+        assert res.lower is None or res.lower <= want * (1 + 1e-9) + 1e-300, (i, res)
+        if res.status != "contradicted" and res.upper is not None:
+            assert res.upper >= want * (1 - 1e-6), (i, res)
+        if res.status == "optimal":
+            assert res.value == pytest.approx(want, rel=1e-6, abs=0), (i, res)
