@@ -166,6 +166,7 @@ def certify_point(p: Problem, x: np.ndarray) -> Witness | None:
     d = x.size
     forms: dict[str, _Form] = {}
     pattern: dict[str, list[int]] = {}
+    ties: dict[str, tuple] = {}                  # conditional -> (src, entries where z ~ const)
     for name in p.graph.topo():
         if p.graph.stage(name) != "forward":
             continue
@@ -183,14 +184,28 @@ def certify_point(p: Problem, x: np.ndarray) -> Witness | None:
             z, err = forms[op.src].at(x)
             open_ = bd.lo != bd.hi
             a = np.where(open_, z > 0, bd.lo > 0.5).astype(int)
-            if np.any(open_ & (np.abs(z) <= err)):
+            tie = open_ & (np.abs(z) <= err)
+            f = forms[op.src]
+            if np.any(tie & np.any(f.M != 0, axis=1)):
                 return None                      # x is (numerically) on a region boundary
+            if np.any(tie):
+                # z is constant in x up to its error radius (e.g. the difference of two equal
+                # max-pool taps): its own switch is bounded for either gate (see Switch)
+                ties[name] = (op.src, tie)
             pattern[name] = a.tolist()
             forms[name] = _Form(np.zeros((op.size, d)), a.astype(float),
                                 np.zeros((op.size, d)), np.zeros(op.size))
         elif isinstance(op, Switch):
             f, a = forms[op.src], forms[op.gate].m
-            forms[name] = _Form(a[:, None] * f.M, a * f.m, a[:, None] * f.R, a * f.r)
+            g = _Form(a[:, None] * f.M, a * f.m, a[:, None] * f.R, a * f.r)
+            if op.gate in ties:
+                src, tie = ties[op.gate]
+                if src != op.src:
+                    return None                  # an undetermined gate switching another value
+                # either gate value: 0 or the (nearly constant) z, within z's radius
+                g.M[tie], g.m[tie] = 0.0, 0.0
+                g.R[tie], g.r[tie] = f.R[tie] + np.abs(f.M[tie]), f.r[tie] + np.abs(f.m[tie])
+            forms[name] = g
     out = forms[p.network.output]
     y, y_err = out.at(x)
     ref = np.asarray(p.network.reference(x[None, :])[0], dtype=np.float64)
