@@ -7,7 +7,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,14 +33,16 @@ def _load_lipc(path: str | Path, output_node: str | None = None) -> Network:
 
 FRONTENDS[".lipc"] = _load_lipc
 
-# relative disagreement tolerated between the solver's optimum and the verified value
-AGREEMENT = 1e-6
+# the default relative tolerance that closes an interval: [lower, upper] proves a value when
+# upper - lower <= RELATIVE_TOLERANCE * max(|lower|, |upper|).  Relative to the problem's own
+# scale, never to 1: the answer to a question must not depend on the units of the output.
+RELATIVE_TOLERANCE = 1e-6
 
 
-def _agrees(verified: float | None, incumbent: float) -> bool:
-    """The verified value reproduces the solver's objective (to AGREEMENT relative)."""
-    return verified is not None and \
-        abs(verified - incumbent) <= AGREEMENT * max(1.0, abs(verified))
+def _close(lo: float | None, hi: float | None, tol: float = RELATIVE_TOLERANCE) -> bool:
+    """lo and hi agree to ``tol`` relative to their own magnitude (both 0 agree)."""
+    return lo is not None and hi is not None and \
+        abs(hi - lo) <= tol * max(abs(lo), abs(hi))
 
 
 def load(path: str | Path, output_node: str | None = None) -> Network:
@@ -60,25 +62,61 @@ def _network(net: Network | str | Path) -> Network:
 
 def problem(net: Network | str | Path, domain: Domain | str, output: str | None = None,
             input_norm: str = "linf", compile_options: CompileOptions | None = None,
-            output_norm: str | None = None) -> Problem:
+            output_norm: str | None = None, normalize: bool = False) -> Problem:
     """Build and annotate the IR of a Lipschitz query (nothing lowered yet).
 
     ``output`` selects one scalar function <c, f>; ``output_norm`` instead asks for the
     Lipschitz constant of the vector f under that norm (linf, l1, margin, margin:T).
+    ``normalize`` scales a fixed c by an exact power of two (``Problem.scale_exp``): to max
+    |c_i| in [1, 2), then, when the bound passes' certified bound of the objective is far from
+    1, by that bound's power of two; so the solver's absolute tolerances never meet a tiny or
+    huge objective only because of the output's units or a scaled layer.  :func:`solve`
+    undoes it exactly.
     """
     network = _network(net)
     dom = domain if isinstance(domain, Domain) else parse_domain(domain, network.n_inputs)
     query = Query.make(network.n_inputs, network.n_outputs, output, input_norm, output_norm,
                        center_output=lambda: network.reference(dom.center[None, :])[0])
-    return build_problem(network, dom, query, compile_options)
+    c0 = query.output.fixed
+    if not normalize or c0 is None or not np.any(c0):
+        # an output norm's seed set C stays the unit ball: scaling it would make the seed
+        # variables themselves tiny or huge against the solver's tolerances
+        return build_problem(network, dom, query, compile_options)
+    exp = _exponent(np.max(np.abs(c0)))                 # first the units of c ...
+    p = _scaled_problem(network, dom, query, exp, compile_options)
+    bound = _certified_upper(p) if p is not None else None
+    if bound is not None and bound > 0 and abs(_exponent(bound)) > 2:
+        # ... then the scale of the whole backward pass (e.g. a last layer of 1e-6): the
+        # certified bound of the objective tells it; rebuild with C scaled to bring it near 1
+        q = _scaled_problem(network, dom, query, exp + _exponent(bound), compile_options)
+        p = q if q is not None else p
+    return p if p is not None else build_problem(network, dom, query, compile_options)
+
+
+def _exponent(v: float) -> int:
+    """e with v / 2**e in [1, 2)."""
+    return int(np.frexp(v)[1]) - 1
+
+
+def _scaled_problem(network: Network, dom: Domain, query: Query, exp: int,
+                    compile_options: CompileOptions | None) -> Problem | None:
+    """The problem for the functional c / 2**exp (``scale_exp`` = exp), or None when that
+    scaling is not exact."""
+    out = query.output.scaled(-exp)
+    if out is None:
+        return None
+    p = build_problem(network, dom, replace(query, output=out), compile_options)
+    p.scale_exp = exp
+    return p
 
 
 def compile(net: Network | str | Path, domain: Domain | str, output: str | None = None,
             input_norm: str = "linf", out: str | Path | None = None,
             compile_options: CompileOptions | None = None,
-            output_norm: str | None = None) -> tuple[Problem, Lowered]:
+            output_norm: str | None = None, normalize: bool = False
+            ) -> tuple[Problem, Lowered]:
     """Compile a query to a flat MIP; with ``out``, also write it (format from the suffix)."""
-    p = problem(net, domain, output, input_norm, compile_options, output_norm)
+    p = problem(net, domain, output, input_norm, compile_options, output_norm, normalize)
     low = lower_problem(p)
     if out is not None:
         from .emit import write
@@ -119,35 +157,56 @@ class LipschitzResult:
         return d
 
 
-def _settle(outcome, verified: float | None):
-    """(status, value, upper bound, message) of a maximisation from the solver's outcome and
-    the value verified on the original model: a claimed optimum counts only when the verified
-    value reproduces it; the bound never sits below the verified value."""
-    status, value, bound, message = outcome.status, None, outcome.bound, ""
+def _settle(outcome, verified: float | None, certified_upper: float | None = None,
+            user_gap: float = 0.0):
+    """(status, value, upper bound, message) of a maximisation from the solver's outcome, the
+    certified value ``verified`` (a true lower bound, or None) and a rigorous upper bound of
+    the objective from the bound passes (or None).
+
+    The solver's bound is never raised to meet the lower bound.  A solver bound below a
+    certified lower bound (beyond the tolerance) is a wrong solver answer: status
+    ``contradicted`` and the rigorous bound instead.  ``optimal`` needs a certified lower bound
+    and an interval closed to RELATIVE_TOLERANCE; an interval closed only to a looser
+    user gap is ``gap_reached``.
+    """
+    status, value, bound, notes = outcome.status, None, outcome.bound, list(outcome.notes)
+    if bound is not None and certified_upper is not None and bound > certified_upper:
+        bound = certified_upper                 # both are valid upper bounds: keep the tighter
+    if bound is not None and verified is not None and bound < verified \
+            and not _close(verified, bound):
+        notes.append(f"the solver's bound {bound!r} is below the certified lower bound "
+                     f"{verified!r}: the solver's answer is wrong; reporting the rigorous "
+                     f"bound of the bound passes instead")
+        return "contradicted", None, certified_upper, "; ".join(notes)
     if status == "optimal":
-        if _agrees(verified, outcome.incumbent):
+        if verified is None:
+            status = "unverified"
+            notes.append("the solver's optimum could not be certified on the original network; "
+                         "reporting the interval")
+        elif _close(verified, bound):
             value = verified
-            bound = max(bound, verified)
+        elif user_gap > RELATIVE_TOLERANCE and _close(verified, bound, user_gap):
+            status = "gap_reached"
         else:
             status = "unverified"
-            message = ("the solver's optimum could not be reproduced on the original network "
-                       f"(verified {verified}, solver {outcome.incumbent}); reporting the interval")
-    if bound is not None and verified is not None and bound < verified:
-        bound = verified
-    return status, value, bound, "; ".join(outcome.notes + ([message] if message else []))
+            notes.append(f"the certified value {verified!r} does not close the interval to the "
+                         f"solver's bound {bound!r}; reporting the interval")
+    return status, value, bound, "; ".join(notes)
 
 
 def _describe_output(p: Problem) -> str:
     out = p.query.output
     if out.fixed is not None:
-        return f"<c, f> with c = {out.fixed.tolist()}"
+        return f"<c, f> with c = {np.ldexp(out.fixed, p.scale_exp).tolist()}"
     return f"f under the {out.name} output norm"
 
 
 def _relative_gap(lo: float | None, hi: float | None) -> float | None:
+    """(hi - lo) relative to the interval's own magnitude; 0 for [0, 0]."""
     if lo is None or hi is None:
         return None
-    return max(0.0, hi - lo) / max(abs(hi), 1e-12)
+    scale = max(abs(lo), abs(hi))
+    return 0.0 if hi <= lo else (hi - lo) / scale
 
 
 def solve(net: Network | str | Path, domain: Domain | str, output: str | None = None,
@@ -157,8 +216,16 @@ def solve(net: Network | str | Path, domain: Domain | str, output: str | None = 
     """Compute the local Lipschitz constant with a MIP solver (``options.solver``, default the
     best installed one) and verify the witness."""
     p, low = compile(net, domain, output, input_norm, compile_options=compile_options,
-                     output_norm=output_norm)
+                     output_norm=output_norm, normalize=True)
     return solve_compiled(p, low, options)
+
+
+def _certified_upper(p: Problem) -> float | None:
+    """The bound passes' rigorous upper bound of the objective (outward-rounded)."""
+    bd = p.graph.bounds.get(p.objective)
+    if bd is None or not np.all(np.isfinite(bd.hi)):
+        return None
+    return float(np.max(bd.hi))
 
 
 def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
@@ -168,7 +235,7 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
 
     def accept(o) -> bool:          # a claimed optimum must be reproduced by the verified witness
         o.check = verify(p, low, o.x)
-        return _agrees(o.check.value, o.incumbent)
+        return _close(o.check.value, o.incumbent)
 
     # infeasible/unbounded answers (numerical failures) are retried inside solve_mip: other
     # tolerances, then other solvers; it raises SolverError when nothing works
@@ -176,13 +243,21 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
     witness = outcome.check if outcome.check is not None else (
         verify(p, low, outcome.x) if outcome.x is not None else None)
     lower = witness.value if witness is not None else None
-    status, value, upper, message = _settle(outcome, lower)
+    status, value, upper, message = _settle(outcome, lower, _certified_upper(p), opts.gap)
+    k = p.scale_exp
+    up = (lambda t: None if t is None else float(np.ldexp(t, k)))     # exact: a power of two
+    if k and witness is not None:
+        witness.value = up(witness.value)
+        witness.c = None if witness.c is None else np.ldexp(witness.c, k).tolist()
+        witness.gradient = None if witness.gradient is None else \
+            np.ldexp(witness.gradient, k).tolist()
+    value, lower, upper, incumbent = up(value), up(lower), up(upper), up(outcome.incumbent)
     mip = low.mip
     stats = dict(p.stats(), columns=mip.n_cols, rows=mip.n_rows, nonzeros=mip.nnz,
                  binaries=mip.meta["binaries"], max_big_m=mip.meta["max_big_m"],
                  timings={k: round(v, 6) for k, v in p.timings.items()},
                  solver_settings=outcome.settings)
-    return LipschitzResult(status, value, lower, upper, outcome.incumbent,
+    return LipschitzResult(status, value, lower, upper, incumbent,
                            _relative_gap(lower, upper), outcome.seconds, outcome.nodes,
                            outcome.solver, p.query.input_norm.name, _describe_output(p),
                            p.domain.description, stats, witness, message, outcome.x)
@@ -291,12 +366,12 @@ def solve_range(net: Network | str | Path, domain: Domain | str, output: str | N
 
     def accept(o) -> bool:          # a claimed optimum must be attained at a verified point
         o.check = _range_point(p, low, o.x)
-        return _agrees(o.check[1], o.incumbent)
+        return _close(o.check[1], o.incumbent)
 
     outcome = solve_mip(low.mip, opts, accept=accept)
     x, v = outcome.check if outcome.check is not None else (
         _range_point(p, low, outcome.x) if outcome.x is not None else (None, None))
-    status, value, bound, message = _settle(outcome, v)
+    status, value, bound, message = _settle(outcome, v, user_gap=opts.gap)
     flip = (lambda t: None if t is None else sign * t + 0.0)     # the query's sense (no -0.0)
     lower, upper = (v, bound) if sign > 0 else (flip(bound), flip(v))
     mip = low.mip

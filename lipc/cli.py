@@ -95,6 +95,25 @@ def _cmd_compile(args) -> int:
     return 0
 
 
+def _finite(obj):
+    """obj with every non-finite float replaced by None (null): JSON has no NaN or infinity,
+    and a reader must never meet one in lipc's output."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.ndarray):
+        return _finite(obj.tolist())
+    return obj
+
+
+def dumps(obj) -> str:
+    """lipc's JSON: strict (allow_nan=False), non-finite floats as null."""
+    return json.dumps(_finite(obj), indent=2, default=float, allow_nan=False)
+
+
 def _cmd_solve(args) -> int:
     if (rc := _dsl(args, "solve")) is not None:
         return rc
@@ -105,9 +124,10 @@ def _cmd_solve(args) -> int:
                         progress=not args.quiet and not args.json and sys.stderr.isatty())
     res = api.solve(_model(args), args.domain, args.output, args.input_norm, opts,
                     compile_options=_compile_options(args), output_norm=args.output_norm)
+    rc = 3 if args.strict and res.status != "optimal" else 0
     if args.json:
-        print(json.dumps(res.to_dict(), indent=2, default=float))
-        return 0
+        print(dumps(res.to_dict()))
+        return rc
     print(f"local Lipschitz constant of {res.output} over {res.domain}")
     print(f"  input norm {res.input_norm}")
     print(f"  status     {res.status}")
@@ -130,7 +150,7 @@ def _cmd_solve(args) -> int:
         print(f"  tolerances feasibility {t['feasibility_tol']:g}, integrality "
               f"{t['integrality_tol']:g}, gap {t['gap_rel']:g} rel / {t['gap_abs']:g} abs"
               f"{'' if t['presolve'] else ', presolve off'}")
-    return 0
+    return rc
 
 
 _KIND = {Input: "input", Const: "const", Affine: "affine", Conditional: "cond", Switch: "switch"}
@@ -211,8 +231,9 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("--threads", type=positive_int, default=1)
             p.add_argument("--gap", type=float, default=1e-7,
                            help="relative MIP gap at which to stop (default 1e-7)")
-            p.add_argument("--gap-abs", type=float, default=1e-9,
-                           help="absolute MIP gap at which to stop (default 1e-9)")
+            p.add_argument("--gap-abs", type=float, default=0.0,
+                           help="absolute MIP gap at which to stop (default 0: only the "
+                                "relative gap, which does not depend on the output's units)")
             p.add_argument("--solver", "-s", default="auto", metavar="NAME",
                            help="cbc, highs, scip, gurobi, cplex, xpress; auto (default: the "
                                 "fastest usable one), race (the two best in parallel "
@@ -229,6 +250,10 @@ def parser() -> argparse.ArgumentParser:
                            help="on an impossible infeasible/unbounded answer, fail at once "
                                 "instead of retrying with other tolerances and solvers")
             p.add_argument("--json", action="store_true", help="machine-readable result")
+        if name == "solve":
+            p.add_argument("--strict", action="store_true",
+                           help="exit 3 unless the status is optimal (proved): 0 proved, "
+                                "3 not proved, 2 input error, 1 internal error")
     return ap
 
 

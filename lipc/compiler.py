@@ -53,6 +53,9 @@ class Problem:
     gradient: str = ""
     objective: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    # the compiled objective is the constant times 2**-scale_exp (lipc.api normalises a fixed
+    # functional c by an exact power of two, undone exactly)
+    scale_exp: int = 0
 
     def stats(self) -> dict:
         """Sizes of the query: unstable conditionals per stage (each is one binary)."""

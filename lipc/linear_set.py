@@ -11,7 +11,7 @@ witness LP treat domains and seed sets alike.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,6 +28,18 @@ class LinearSet:
     r_hi: np.ndarray | None = None
     s_lo: np.ndarray | None = None
     s_hi: np.ndarray | None = None
+
+    def scaled(self, exp: int) -> "LinearSet | None":
+        """The set 2**exp * self (aux variables and row bounds scale with it: the rows are
+        homogeneous), or None when the scaling is not exact in float64 (underflow/overflow)."""
+        out, ok = {}, True
+        for key in ("lo", "hi", "r_lo", "r_hi", "s_lo", "s_hi"):
+            v = getattr(self, key)
+            if v is not None:
+                w = np.ldexp(v, exp)
+                ok = ok and bool(np.array_equal(np.ldexp(w, -exp), v))
+                out[key] = w
+        return replace(self, **out) if ok else None
 
     @property
     def n_rows(self) -> int:

@@ -89,6 +89,16 @@ class InputNorm:
         a = np.abs(self._mapped(np.asarray(g, dtype=np.float64)))
         return float(a.sum() if self.reduce == "sum" else a.max(initial=0.0))
 
+    def dual_error(self, e: np.ndarray, g: np.ndarray) -> float:
+        """A bound on |dual(g + delta) - dual(g)| over |delta| <= e (triangle inequality), plus
+        the rounding of mapping the float g by L (certified lower bounds, lipc.witness)."""
+        e = np.asarray(e, dtype=np.float64)
+        if self.L is not None:
+            e = e + 2.0 * (g.size + 2) * np.finfo(np.float64).eps * np.abs(g)
+            A = np.abs(self.L)
+            e = A * e if A.ndim == 1 else A @ e
+        return float(e.sum() if self.reduce == "sum" else e.max(initial=0.0))
+
     def objective(self, graph: IRGraph, g: str) -> str:
         """The dual norm of gradient node ``g`` as IR nodes; returns the scalar objective."""
         if self.L is not None:

@@ -57,6 +57,19 @@ class OutputSet:
         graph.roles[node] = "seed"
         return node
 
+    def scaled(self, exp: int) -> "OutputSet | None":
+        """The seed set 2**exp * C (exact, or None): the objective scales by 2**exp with it."""
+        s = self.set.scaled(exp)
+        if s is None:
+            return None
+        fixed = None if self.fixed is None else s.lo.copy()
+        fn = self.vertex_fn
+
+        def vertex_fn():
+            v = fn()
+            return None if v is None else np.ldexp(v, exp)
+        return OutputSet(self.name, s, fixed, None if fn is None else vertex_fn)
+
     def vertices(self) -> np.ndarray | None:
         """Vertices of C (rows), or None when there are too many to enumerate."""
         if self.fixed is not None:

@@ -198,7 +198,7 @@ def _build_one(inst: Instance, generated: bytes | None, time_limit: float | None
     if res.status == "optimal" and inc is not None:
         check = _exact_check(mps, low.mip, res.columns)
         agree = check["check_feasible"] and abs(check["check_objective"] + inc) <= \
-            CHECK_TOLERANCE * max(1.0, abs(inc))
+            CHECK_TOLERANCE * abs(inc)                   # relative to the value's own scale
         # only an exactly re-checked solution is an =opt= reference; its value is the file's
         # objective recomputed exactly at that solution
         solu, file_value = ("opt", check["check_objective"]) if agree else ("unkn", None)
@@ -208,6 +208,10 @@ def _build_one(inst: Instance, generated: bytes | None, time_limit: float | None
         solu, file_value = "best", -inc + 0.0
     else:
         solu, file_value = "unkn", None
+    if file_value is not None:
+        # the file minimises minus a Lipschitz constant: a positive value (a negative constant,
+        # rounding at the exact level) is impossible, so it is clamped to 0
+        file_value = min(file_value, 0.0)
     s = res.stats
     ranges = _ranges(low.mip)
     record = dict(name=inst.name, key=inst.key(), network=inst.network, domain=inst.domain,

@@ -49,7 +49,7 @@ class SolveOptions:
     time_limit: float | None = None     # seconds (wall clock, for all attempts together)
     threads: int = 1
     gap: float = 1e-7                   # relative MIP gap at which the solver may stop
-    gap_abs: float = 1e-9               # absolute MIP gap
+    gap_abs: float = 0.0                # absolute MIP gap: 0, an absolute floor is not scale-free
     progress: bool = False              # live progress line on stderr
     solver: str = "auto"                # a registry name, "auto", "race" or "race:A,B"
     feas_tol: float = DEFAULT_FEAS_TOL  # primal feasibility tolerance

@@ -1,0 +1,122 @@
+"""Issue 15: exact at every scale, statuses that cannot lie, a certified lower bound.
+
+The four wrong answers of the issue as regressions, and a scale sweep against the
+region-enumeration oracle.  The certified lower bound must never exceed the oracle; the
+solver's upper bound may sit below it only by the solver's relative tolerance.
+"""
+import json
+
+import numpy as np
+import pytest
+
+import lipc
+from lipc.cli import main
+from lipc.domain import Domain
+from netgen import save_mlp
+from oracle import lipschitz_many
+from test_against_oracle import draw_case
+
+EX = "examples/classifier_4_16_16_3.onnx"
+DOM = "linf:examples/x0_4.npy:0.1"
+TRUE = 0.3067578246036683          # lipc's optimal value at unit scale (1e-6 of the oracle)
+
+
+def test_output_scaled_by_1e_minus_8_is_exact():
+    res = lipc.solve(EX, DOM, output="1e-8,-1e-8,0")
+    assert res.status == "optimal"
+    assert res.value == pytest.approx(TRUE * 1e-8, rel=1e-6)
+
+
+def test_loose_gap_is_not_optimal():
+    res = lipc.solve(EX, DOM, output="0-1", options=lipc.SolveOptions(gap=0.05))
+    if res.status != "optimal":            # a solver may still prove it at once
+        assert res.status == "gap_reached" and res.value is None
+    assert res.lower <= TRUE * (1 + 1e-9) and res.upper >= TRUE * (1 - 1e-6)
+
+
+@pytest.fixture
+def huge_tiny(tmp_path):
+    """|x| scaled through weights 1e12 then 2e-12: the constant is exactly 2 everywhere."""
+    W = [np.array([[1e12], [-1e12]]), np.array([[2e-12, 2e-12]])]
+    return save_mlp(tmp_path / "big.onnx", W, [np.zeros(2), np.zeros(1)], dtype=np.float64)
+
+
+@pytest.mark.parametrize("box", ["box:-1:1", "box:0:1e-12", "box:-1e-12:1e-12",
+                                 "box:0:5e-324"])
+def test_huge_tiny_weights_and_thin_boxes(huge_tiny, box):
+    res = lipc.solve(huge_tiny, box)
+    assert res.lower is None or res.lower <= 2.0
+    assert res.upper is None or res.upper >= 2.0 * (1 - 1e-9)
+    if res.status == "optimal":
+        assert res.value == pytest.approx(2.0, rel=1e-6)
+    if box == "box:-1:1":
+        assert res.status == "optimal"
+
+
+def test_strict_exit_and_json_without_nan(huge_tiny, capsys):
+    assert main(["solve", str(huge_tiny), "-d", "box:0:5e-324", "--json", "--strict",
+                 "-q"]) == 3
+    json.loads(capsys.readouterr().out, parse_constant=lambda s: pytest.fail(s))
+    assert main(["solve", str(huge_tiny), "-d", "box:-1:1", "--strict", "-q"]) == 0
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_scale_sweep_against_oracle(seed, tmp_path):
+    Ws, bs, lo, hi, output, c, _ = draw_case(seed)
+    for k in (-12, -6, 0, 6, 12):
+        W2, b2 = list(Ws), list(bs)
+        W2[-1], b2[-1] = Ws[-1] * 10.0 ** k, bs[-1] * 10.0 ** k
+        path = save_mlp(tmp_path / f"n{k}.onnx", W2, b2, dtype=np.float64)
+        want = lipschitz_many(W2, b2, lo, hi, queries=[(c, "inf"), (c, "1")])
+        for norm, v in zip(["linf", "l1"], want):
+            try:
+                res = lipc.solve(path, Domain(lo, hi), output, norm)
+            except lipc.LipcError:          # refused (a numerical failure): never wrong
+                continue
+            assert res.lower is None or res.lower <= v * (1 + 1e-9), (k, norm, res)
+            if res.status == "optimal":
+                assert res.value == pytest.approx(v, rel=1e-6), (k, norm)
+            if res.status != "contradicted":
+                assert res.upper >= v * (1 - 1e-6), (k, norm, res)
+
+
+def _degenerate_net(rng):
+    """A tiny net with the degeneracies of issue 15: duplicate and dead neurons, zero rows,
+    weights spanning 1e+-10."""
+    d, h = int(rng.integers(1, 3)), int(rng.integers(2, 5))
+    W1, b1 = rng.normal(size=(h, d)), rng.normal(size=h) * 0.3
+    W2, b2 = rng.normal(size=(1, h)), rng.normal(size=1)
+    kind = rng.integers(5)
+    if kind == 0:
+        W1[1], b1[1] = W1[0], b1[0]                     # duplicate neuron
+    elif kind == 1:
+        W1[0], b1[0] = 0.0, -1.0                        # dead neuron
+    elif kind == 2:
+        W1[-1] = 0.0                                    # zero row
+    elif kind == 3:
+        s = 10.0 ** rng.uniform(-10, 10)
+        W1, b1, W2 = W1 * s, b1 * s, W2 / s             # weights spanning 1e+-10
+    width = 10.0 ** -rng.uniform(0, 12) if rng.random() < 0.3 else rng.uniform(0.1, 1)
+    lo = rng.uniform(-1, 1, d)
+    return [W1, W2], [b1, b2], lo, lo + width
+
+
+@pytest.mark.parametrize("chunk", range(4))
+def test_soundness_on_degenerate_tiny_nets(chunk, tmp_path):
+    """lower <= oracle <= upper (the upper up to the solver's relative tolerance) and
+    `optimal` only at the oracle's value, on 4 x 60 seeded tiny nets."""
+    rng = np.random.default_rng(15_000 + chunk)
+    for i in range(60):
+        Ws, bs, lo, hi = _degenerate_net(rng)
+        path = save_mlp(tmp_path / f"t{i}.onnx", Ws, bs, dtype=np.float64)
+        want = lipschitz_many(Ws, bs, lo, hi, queries=[(np.ones(1), "inf")],
+                              tol=min(1e-9, 1e-3 * float(np.min(hi - lo))))[0]
+        try:
+            res = lipc.solve(path, Domain(lo, hi))
+        except lipc.LipcError:              # refused: never a wrong answer
+            continue
+        assert res.lower is None or res.lower <= want * (1 + 1e-9) + 1e-300, (i, res)
+        if res.status != "contradicted" and res.upper is not None:
+            assert res.upper >= want * (1 - 1e-6), (i, res)
+        if res.status == "optimal":
+            assert res.value == pytest.approx(want, rel=1e-6, abs=0), (i, res)
