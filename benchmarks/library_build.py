@@ -15,8 +15,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from lipc.bench.build import build
-from lipc.workers import Parallelism
+from lipc.studies.bench.build import build
+from lipc.studies.workers import Parallelism
 
 HERE = Path(__file__).resolve().parent
 

@@ -29,8 +29,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 import lipc                                        # noqa: E402
-from lipc.domain import Domain                     # noqa: E402
-from lipc.training import synthetic_clusters, train_mlp  # noqa: E402
+from lipc.question.domain import Domain                     # noqa: E402
+from lipc.studies.training import synthetic_clusters, train_mlp  # noqa: E402
 from netgen import save_mlp                        # noqa: E402
 
 PAPER = {   # method: (guarantee, MNIST rel. err., synthetic rel. err.) from the paper's Table 1

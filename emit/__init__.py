@@ -14,7 +14,7 @@ import secrets
 from typing import BinaryIO, Callable
 
 from lipc.errors import LipcError
-from lipc.mip import FlatMIP
+from lipc.core.mip import FlatMIP
 
 from .lp import lp_chunks, write_lp
 from .mps import mps_chunks, write_mps

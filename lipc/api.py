@@ -13,21 +13,21 @@ from pathlib import Path
 import numpy as np
 
 from .solvers import SolveOptions, solve_mip
-from .compiler import CompileOptions, Problem, build_problem, lower_problem
-from .domain import Domain, parse_domain
+from .compiler.pipeline import CompileOptions, Problem, build_problem, lower_problem
+from .question.domain import Domain, parse_domain
 from .errors import LipcError
-from .lower import Lowered
-from .network import Network
-from .onnx_frontend import load_onnx
-from .query import Query
-from .witness import Witness, verify
+from .lowering.rules import Lowered
+from .core.network import Network
+from .frontends.onnx.reader import load_onnx
+from .question.query import Query
+from .verify.witness import Witness, verify
 
 FRONTENDS = {".onnx": load_onnx}
 
 
 def _load_lipc(path: str | Path, output_node: str | None = None) -> Network:
     """A lipc program (.lipc): its `output` network, or the query named ``output_node``."""
-    from .dsl import load_network
+    from .frontends.dsl import load_network
     return load_network(path, output_node)
 
 
@@ -236,8 +236,8 @@ def range_problem(net: Network | str | Path, domain: Domain | str, output: str |
                   compile_options: CompileOptions | None = None) -> Problem:
     """The forward MIP of max (or min) over the domain of the scalar function ``output``
     (spelled as for :func:`solve`; omitted for a single-output network)."""
-    from .compiler import build_range_problem
-    from .query import parse_output
+    from .compiler.pipeline import build_range_problem
+    from .question.query import parse_output
     network = _network(net)
     dom = domain if isinstance(domain, Domain) else parse_domain(domain, network.n_inputs)
     _, sign = _sense(sense)
@@ -267,7 +267,7 @@ def _range_point(p: Problem, low: Lowered, x_sol):
          else dom.center)                  # an objective that does not depend on the input
     x = np.clip(x, dom.lo, dom.hi)
     if dom.n_rows and not dom.contains(x, tol=0.0):
-        from .chebyshev import deepest_point
+        from .verify.chebyshev import deepest_point
         x0, radius = deepest_point(np.zeros((0, dom.dim)), np.zeros(0), dom)
         if x0 is None or not dom.contains(x0, tol=0.0):
             return None, None

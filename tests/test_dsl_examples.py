@@ -8,8 +8,8 @@ import pytest
 from onnx import numpy_helper
 from scipy.optimize import linprog
 
-import lipc.dsl as dsl
-from lipc.cli import main
+import lipc.frontends.dsl as dsl
+from lipc.cli.main import main
 from oracle import enumerate_region_data, forward, lipschitz_many, region_polytope
 
 REL = 1e-6

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import lipc
-from lipc.cli import main
+from lipc.cli.main import main
 from readers import READERS
 
 CASES = [

@@ -4,7 +4,7 @@ import onnx
 import pytest
 from onnx import helper
 
-from lipc.cli import main
+from lipc.cli.main import main
 from netgen import onnx_mlp, random_mlp, save_mlp
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import lipc
-from lipc.cli import main
+from lipc.cli.main import main
 from lipc.estimators import ESTIMATORS
 from netgen import random_mlp, save_mlp
 

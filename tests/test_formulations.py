@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import lipc
-from lipc.compiler import CompileOptions
-from lipc.domain import Domain
-from lipc.interpret import evaluate
-from lipc.ir import Affine, Conditional
+from lipc.compiler.pipeline import CompileOptions
+from lipc.question.domain import Domain
+from lipc.core.interpret import evaluate
+from lipc.core.ir import Affine, Conditional
 from netgen import random_mlp, save_mlp
 from oracle import lipschitz_many
 
@@ -40,10 +40,10 @@ def test_every_formulation_and_bound_method_is_exact(seed, tmp_path):
 
 
 def test_mip_bounds_give_the_same_optimum(tmp_path, monkeypatch):
-    import lipc.bounds_lp as BL
+    import lipc.bounds.lp as BL
     monkeypatch.setattr(BL, "MIP_BUDGET", 2.0)
     monkeypatch.setattr(BL, "MIP_ENTRY_LIMIT", 0.2)
-    monkeypatch.setitem(lipc.compiler.BOUND_METHODS, "mip",
+    monkeypatch.setitem(lipc.compiler.pipeline.BOUND_METHODS, "mip",
                         lambda g: BL.infer_mip(g, budget=2.0, per_entry=0.2))
     Ws, bs, net, lo, hi = case(1, tmp_path)
     want = lipschitz_many(Ws, bs, lo, hi, queries=[(np.array([1.0, -1.0]), "inf")])[0]
@@ -99,7 +99,7 @@ def test_paper_model_structure(tmp_path):
 
 
 def test_cli_formulation_and_bounds_flags(tmp_path, capsys):
-    from lipc.cli import main
+    from lipc.cli.main import main
     rng = np.random.default_rng(4)
     Ws, bs = random_mlp(rng, [3, 6, 2])
     path = save_mlp(tmp_path / "n.onnx", Ws, bs)

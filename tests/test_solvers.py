@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import lipc
-from lipc.cli import main
-from lipc.domain import Domain
+from lipc.cli.main import main
+from lipc.question.domain import Domain
 from lipc.errors import QueryError, SolverError
-from lipc.mip import FlatMIP
+from lipc.core.mip import FlatMIP
 from lipc.solvers import (REGISTRY, Backend, SolveOptions, SolverOutcome, Status, get, names,
                           solve_mip)
 from netgen import random_mlp, save_mlp

@@ -5,10 +5,8 @@ import numpy as np
 import pytest
 
 import lipc
-from lipc.interpret import evaluate
-from lipc.training import (REGULARIZERS, _cross_entropy, accuracy, fgsm_inputs, forward,
-                           init_mlp, loss_and_grads, mlp_onnx_bytes, synthetic_clusters,
-                           train_mlp)
+from lipc.core.interpret import evaluate
+from lipc.studies.training import (REGULARIZERS, _cross_entropy, accuracy, fgsm_inputs, forward, init_mlp, loss_and_grads, mlp_onnx_bytes, synthetic_clusters, train_mlp)
 
 
 def _tiny(seed=0, sizes=(3, 5, 4, 3), n=7):
@@ -225,7 +223,7 @@ def test_mlp_onnx_bytes_loads_and_matches_numpy(tmp_path):
 
 
 def test_mlp_onnx_bytes_reproduces_manifest_random_networks():
-    from lipc.bench.manifest import random_onnx_bytes
+    from lipc.studies.bench.manifest import random_onnx_bytes
     rng = np.random.default_rng(1)
     Ws, bs = [], []
     for a, b in zip([3, 6, 6, 2][:-1], [3, 6, 6, 2][1:]):

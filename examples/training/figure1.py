@@ -21,10 +21,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from lipc.plot import pyplot, draw_track, save_figure
-from lipc.track import Question, discover, track
-from lipc.training import accuracy, mlp_onnx_bytes, synthetic_clusters, train_mlp
-from lipc.workers import Parallelism
+from lipc.studies.plot import pyplot, draw_track, save_figure
+from lipc.studies.track import Question, discover, track
+from lipc.studies.training import accuracy, mlp_onnx_bytes, synthetic_clusters, train_mlp
+from lipc.studies.workers import Parallelism
 
 HERE = Path(__file__).resolve().parent
 SIZES = [10, 20, 30, 20, 2]

@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import QueryError, SolverError
-from ..mip import FlatMIP
+from ..core.mip import FlatMIP
 
 
 class Status:

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from ..mip import FlatMIP
+from ..core.mip import FlatMIP
 from .base import Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status, captured_stdout
 
 _NODES = re.compile(r"Enumerated nodes:\s*(\d+)")

@@ -19,7 +19,7 @@ from multiprocessing.connection import wait as mp_wait
 from typing import Callable
 
 from ..errors import QueryError, SolverError
-from ..mip import FlatMIP
+from ..core.mip import FlatMIP
 from .base import (AUDIT, REGISTRY, Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status,
                    _fmt, auto_order, get)
 

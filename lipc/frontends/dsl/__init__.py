@@ -1,0 +1,69 @@
+"""The lipc language: networks and Lipschitz queries written as text.
+
+    import lipc.dsl
+    prog = lipc.dsl.load_program("examples/toy2d.lipc")
+    for q in prog.queries:
+        print(q.label, lipc.dsl.solve_query(q).value)
+
+The pieces: ``grammar/lipc.lark`` (the grammar, installed as ``lipc.grammar``), lipc.dsl_parse
+(text → tree, located errors), lipc.dsl_eval (the iterative walker, constants and the numpy
+reference evaluator), lipc.dsl_build (tree → IR, queries → networks), lipc.dsl_print
+(IR → text).
+A query's network goes through the same api/compiler path as an ONNX model.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .build import DSLQuery, Program, build, load_program
+from .printer import to_dsl
+from ...errors import DomainError, ModelError
+from ...core.network import Network
+
+__all__ = ["DSLQuery", "Program", "build", "load_program", "load_network", "to_dsl",
+           "query_domain", "solve_query", "compile_query"]
+
+
+def load_network(path: str | Path, output_node: str | None = None) -> Network:
+    """The network of a program: its ``output`` statement, or the query ``output_node`` (a name
+    or 0-based index), or its only query."""
+    prog = load_program(path)
+    if output_node is not None:
+        return prog.query(output_node).network
+    if prog.network is not None:
+        return prog.network
+    if len(prog.queries) == 1:
+        return prog.queries[0].network
+    raise ModelError(f"{path} has no `output` statement and {len(prog.queries)} queries: add "
+                     "`output EXPR` to use it as a network, or choose a query")
+
+
+def query_domain(q: DSLQuery, domain=None):
+    """The domain of a query: ``domain`` (e.g. from --domain) overrides the program's."""
+    dom = domain if domain is not None else q.domain
+    if dom is None:
+        raise DomainError(f"query {q.label} ({q.kind} {q.text}) has no domain: declare one with "
+                          "the input (`input x[2] in box(0, 1)`), add `over DOMAIN` to the "
+                          "query, or pass --domain")
+    return dom
+
+
+def solve_query(q: DSLQuery, domain=None, options=None, compile_options=None, input_norm=None):
+    """Solve one query: a LipschitzResult (lipschitz) or a RangeResult (maximize/minimize)."""
+    from ... import api
+    dom = query_domain(q, domain)
+    if q.kind == "lipschitz":
+        return api.solve(q.network, dom, None, input_norm or q.input_norm, options,
+                         compile_options=compile_options, output_norm=q.output_norm)
+    return api.solve_range(q.network, dom, None, q.kind, options, compile_options)
+
+
+def compile_query(q: DSLQuery, out=None, domain=None, compile_options=None, input_norm=None):
+    """Compile one query to a flat MIP (and write it to ``out``): (Problem, Lowered)."""
+    from ... import api
+    dom = query_domain(q, domain)
+    if q.kind == "lipschitz":
+        return api.compile(q.network, dom, None, input_norm or q.input_norm, out=out,
+                           compile_options=compile_options, output_norm=q.output_norm)
+    return api.compile_range(q.network, dom, None, q.kind, out=out,
+                             compile_options=compile_options)
