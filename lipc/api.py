@@ -16,7 +16,7 @@ from .solvers import SolveOptions, solve_mip
 from .compiler.pipeline import CompileOptions, Problem, build_problem, lower_problem
 from .question.domain import Domain, parse_domain
 from .errors import LipcError
-from .lowering.rules import Lowered
+from .lowering import Lowered
 from .core.network import Network
 from .frontends.onnx.reader import load_onnx
 from .question.query import Query

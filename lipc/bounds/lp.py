@@ -30,7 +30,8 @@ from .interval import _gamma
 from .symbolic import _keep, entries_that_matter, infer_symbolic, tighten_walk
 from ..errors import LipcError
 from ..core.ir import Bounds, Conditional, IRGraph
-from ..lowering.rules import LOWERING_RULES, _Builder, _constraint_rows
+from ..lowering.builder import Builder, constraint_rows
+from ..lowering.rules import LOWERING_RULES
 from ..solvers.highs import quiet_highs
 from ..core.sparse import nnz as sparse_nnz
 
@@ -56,7 +57,7 @@ class IncrementalLP:
         self.h = quiet_highs()
         self.h.setOptionValue("presolve", "off")
         self.h.setOptionValue("threads", 1)
-        self.b = _Builder(graph, keep)
+        self.b = Builder(graph, keep)
         self.graph = graph
         self.lb = np.zeros(0)
         self.ub = np.zeros(0)
@@ -79,7 +80,7 @@ class IncrementalLP:
         for k, c in enumerate(self.graph.constraints):   # domain / seed-set rows, once
             if k not in self._done_constraints and all(n in self.b.values for n in c.nodes):
                 self._done_constraints.add(k)
-                _constraint_rows(self.b, f"set{k}", c)
+                constraint_rows(self.b, f"set{k}", c)
         self._push()
 
     def _push(self) -> None:

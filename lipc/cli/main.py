@@ -22,7 +22,7 @@ from ..studies import bench as bench_cli
 from . import track as track_cli
 from . import estimate as estimators_cli
 from ..core.ir import Affine, Conditional, Const, Input, Switch
-from ..lowering.rules import FORMULATIONS
+from ..lowering import FORMULATIONS
 
 
 def _common(p: argparse.ArgumentParser, domain_required: bool = True) -> None:

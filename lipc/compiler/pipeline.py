@@ -16,7 +16,7 @@ from ..bounds.symbolic import infer_symbolic
 from ..question.domain import Domain
 from ..errors import QueryError, ShapeError
 from ..core.ir import Bounds, Conditional, IRGraph
-from ..lowering.rules import FORMULATIONS, Lowered, lower
+from ..lowering import FORMULATIONS, Lowered, lower
 from ..core.network import Network
 from .passes import resolve_options, run_passes
 from ..question.query import Query

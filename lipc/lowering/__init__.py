@@ -1,1 +1,24 @@
-"""Lowering: IR nodes to rows and columns of the flat MIP, one rule per node type, per formulation."""
+"""Lowering: annotated IR to the flat MIP, one rule per node type, per formulation.
+
+``FORMULATIONS`` maps a ``--formulation`` name to its rule table: ``lipc`` (lipc.lowering.rules,
+the default exact formulation) and ``paper`` (lipc.lowering.paper, the original LipMIP model).
+The registry lives here, above both tables, so neither imports the other's user.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from ..core.ir import IRGraph
+from .builder import Builder, Lowered, Values, lower_with
+from .paper import PAPER_RULES
+from .rules import LOWERING_RULES
+
+FORMULATIONS: dict[str, dict[type, Callable[[Builder, str, object], Values]]] = {
+    "lipc": LOWERING_RULES,
+    "paper": PAPER_RULES,
+}
+
+
+def lower(graph: IRGraph, objective: str, name: str = "lipc", formulation: str = "lipc") -> Lowered:
+    """Lower the nodes the objective depends on with the rules of ``formulation``."""
+    return lower_with(FORMULATIONS[formulation], graph, objective, name)

@@ -32,7 +32,8 @@ import numpy as np
 from ..errors import QueryError
 from ..core.interpret import EVAL_RULES
 from ..core.ir import Affine, Conditional, Const, Input, IRGraph, Switch
-from .rules import (LOWERING_RULES, Values, _Builder, _lower_affine, _lower_conditional, mccormick_rows)
+from .builder import Builder, Values
+from .rules import LOWERING_RULES, lower_affine, lower_conditional, mccormick_rows
 
 _INF = np.inf
 
@@ -42,7 +43,7 @@ def _placeholder(size: int) -> Values:
     return Values(np.full(size, -1, np.int64), np.full(size, np.nan))
 
 
-def _is_norm(b: _Builder, name: str) -> bool:
+def _is_norm(b: Builder, name: str) -> bool:
     return b.graph.stage(name) == "norm"
 
 
@@ -51,7 +52,7 @@ def _forward_preactivation(graph: IRGraph, name: str) -> bool:
         isinstance(graph.op(c), Conditional) for c in graph.g.successors(name))
 
 
-def _equal_rows(b: _Builder, name: str, y: np.ndarray, v: Values, entries: np.ndarray) -> None:
+def _equal_rows(b: Builder, name: str, y: np.ndarray, v: Values, entries: np.ndarray) -> None:
     """Rows y_k = v_i for i = entries[k] (a column of another node, or a constant)."""
     if entries.size == 0:
         return
@@ -68,14 +69,14 @@ def _equal_rows(b: _Builder, name: str, y: np.ndarray, v: Values, entries: np.nd
                    v.vals[e], v.vals[e])
 
 
-def _paper_affine(b: _Builder, name: str, op: Affine) -> Values:
+def _paper_affine(b: Builder, name: str, op: Affine) -> Values:
     graph = b.graph
     if graph.roles.get(name) == "objective":
         return _objective(b, name)
     if _is_norm(b, name):
         return _placeholder(op.size)
     n_chunks = len(b.lb)
-    v = _lower_affine(b, name, op)
+    v = lower_affine(b, name, op)
     if _forward_preactivation(graph, name) and len(b.lb) > n_chunks:
         b.lb[-1] = np.full(b.lb[-1].size, -_INF)       # z is a free column in the original
         b.ub[-1] = np.full(b.ub[-1].size, _INF)
@@ -90,13 +91,13 @@ def _paper_affine(b: _Builder, name: str, op: Affine) -> Values:
     return v
 
 
-def _paper_conditional(b: _Builder, name: str, op: Conditional) -> Values:
+def _paper_conditional(b: Builder, name: str, op: Conditional) -> Values:
     if _is_norm(b, name):
         return _placeholder(op.size)
-    return _lower_conditional(b, name, op)
+    return lower_conditional(b, name, op)
 
 
-def _paper_switch(b: _Builder, name: str, op: Switch) -> Values:
+def _paper_switch(b: Builder, name: str, op: Switch) -> Values:
     if _is_norm(b, name):
         return _placeholder(op.size)
     graph = b.graph
@@ -170,7 +171,7 @@ def _norm_structure(graph: IRGraph, objective: str) -> tuple[str, str]:
                      "(the original LipMIP objectives)")
 
 
-def _objective(b: _Builder, name: str) -> Values:
+def _objective(b: Builder, name: str) -> Values:
     graph = b.graph
     g, kind = _norm_structure(graph, name)
     gv, gb = b.values[g], graph.bounds[g]
@@ -239,7 +240,7 @@ def _objective(b: _Builder, name: str) -> Values:
     return Values(M, np.zeros(1))
 
 
-PAPER_RULES: dict[type, Callable[[_Builder, str, object], Values]] = {
+PAPER_RULES: dict[type, Callable[[Builder, str, object], Values]] = {
     Input: LOWERING_RULES[Input],
     Const: LOWERING_RULES[Const],
     Affine: _paper_affine,

@@ -17,7 +17,7 @@ import numpy as np
 from .chebyshev import deepest_point
 from ..compiler.pipeline import Problem
 from ..core.ir import Affine, Conditional, Const, Input, Switch
-from ..lowering.rules import Lowered
+from ..lowering import Lowered
 
 @dataclass
 class Witness:

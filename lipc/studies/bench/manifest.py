@@ -204,7 +204,7 @@ def load_manifest(path: str | Path) -> Manifest:
     if set(defaults) - (_KEYS - {"name"}):
         raise _err(path, f"unknown keys in [defaults]: {sorted(set(defaults) - _KEYS)}")
     from ...compiler.pipeline import BOUND_METHODS
-    from ...lowering.rules import FORMULATIONS
+    from ...lowering import FORMULATIONS
     out, seen = [], set()
     for i, entry in enumerate(raw):
         if not isinstance(entry, dict):
