@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 
 import lipc
 from lipc.question.domain import Domain
-from lipc.frontends.dsl import build, solve_query, to_dsl
+from lipc.api import solve_query
+from lipc.frontends.dsl import build, to_dsl
 from lipc.core.interpret import evaluate
 from lipc.core.ir import Affine, Conditional, Switch
 

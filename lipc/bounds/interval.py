@@ -19,7 +19,7 @@ from ..core.sparse import absolute, negative_part, positive_part
 _EPS = np.finfo(np.float64).eps
 
 
-def _gamma(n: int) -> float:
+def gamma(n: int) -> float:
     """Relative error bound of an n-term float64 dot product, with slack (Higham's gamma_n)."""
     u = _EPS / 2
     return 2.0 * (n + 2) * u / (1.0 - (n + 2) * u)
@@ -45,7 +45,7 @@ def _affine(graph: IRGraph, name: str, op: Affine, bounds: dict[str, Bounds]) ->
             magnitude = magnitude + absolute(t.weight) @ np.maximum(np.abs(b.lo), np.abs(b.hi))
             n_terms += t.in_size()
     # four rounded operations per term (two products, two sums) plus the bias: gamma bound
-    err = _gamma(4 * n_terms) * magnitude
+    err = gamma(4 * n_terms) * magnitude
     tiny = np.finfo(np.float64).tiny
     return Bounds(lo - err - tiny * (err > 0), hi + err + tiny * (err > 0))
 

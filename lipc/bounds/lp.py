@@ -26,8 +26,8 @@ import time
 
 import numpy as np
 
-from .interval import _gamma
-from .symbolic import _keep, entries_that_matter, infer_symbolic, tighten_walk
+from .interval import gamma
+from .symbolic import objective_nodes, entries_that_matter, infer_symbolic, tighten_walk
 from ..errors import LipcError
 from ..core.ir import Bounds, Conditional, IRGraph
 from ..lowering.builder import Builder, constraint_rows
@@ -155,7 +155,7 @@ class IncrementalLP:
         r = c - np.bincount(self.A_c, weights=prod, minlength=n)
         # |fl(r) - r| <= gamma * (|c| + |A|^T |y|) (per column: at most its nnz + 1 terms)
         nnz_col = np.bincount(self.A_c, minlength=n)
-        r_err = _gamma(int(nnz_col.max(initial=0)) + 2) * (
+        r_err = gamma(int(nnz_col.max(initial=0)) + 2) * (
             np.abs(c) + np.bincount(self.A_c, weights=np.abs(prod), minlength=n))
         r_lo, r_hi = r - r_err, r + r_err
         with np.errstate(invalid="ignore"):
@@ -168,7 +168,7 @@ class IncrementalLP:
         mag = float(np.sum(np.abs(col_terms)) + np.sum(np.abs(row_terms)))
         if not np.isfinite(total):
             return -np.inf
-        return total - _gamma(2 * (n + y.size) + 4) * mag - np.finfo(float).tiny
+        return total - gamma(2 * (n + y.size) + 4) * mag - np.finfo(float).tiny
 
     def mip_lower(self, col: int, sign: float, seconds: float) -> float:
         """A lower bound of sign * x[col] with the binaries enforced (dual bound, widened)."""
@@ -223,7 +223,7 @@ def _lp_walk(graph: IRGraph, source: str = "lp", work_budget: float = np.inf) ->
     """Tighten every entry that matters in topological order; once ``work_budget`` (simplex
     iterations x LP rows: a deterministic measure, so the same model always gets the same
     bounds) is spent, the remaining entries keep their symbolic bounds."""
-    keep = _keep(graph)
+    keep = objective_nodes(graph)
     lp = IncrementalLP(graph, keep)
     lp.work_budget = work_budget
 
@@ -274,7 +274,7 @@ def infer_mip(graph: IRGraph, budget: float = MIP_BUDGET,
     _highs()
     infer_symbolic(graph)
     lp = _lp_walk(graph, "lp")
-    keep = _keep(graph)
+    keep = objective_nodes(graph)
     lp.enable_integers()
     t_end = time.perf_counter() + budget
     changed = False
@@ -313,7 +313,7 @@ AUTO_LP_WORK = 1e8
 
 
 def model_nnz(graph: IRGraph) -> int:
-    keep = _keep(graph)
+    keep = objective_nodes(graph)
     return sum(sparse_nnz(t.weight) for n in keep for t in getattr(graph.op(n), "terms", ()))
 
 

@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from .interval import INTERVAL_RULES, _gamma
+from .interval import INTERVAL_RULES, gamma
 from ..core.ir import Affine, Bounds, Conditional, Const, Input, IRGraph, Switch
 from ..core.sparse import CSR, absolute
 
@@ -82,7 +82,7 @@ class _State:
         k = self.count.pop(node)
         acc = self.absacc.pop(node)
         if k > 1:                                    # the sum of k contributions was rounded
-            self.err += _gamma(k + 1) * (acc @ _mag(self.bounds[node]))
+            self.err += gamma(k + 1) * (acc @ _mag(self.bounds[node]))
         return lam
 
 
@@ -91,7 +91,7 @@ def _bs_leaf(s: _State, name: str, op, lam: np.ndarray) -> None:
     b = s.bounds[name]
     lp, ln = np.maximum(lam, 0.0), np.minimum(lam, 0.0)
     s.const += lp @ b.lo + ln @ b.hi
-    s.err += _gamma(2 * lam.shape[1] + 2) * (np.abs(lam) @ _mag(b))
+    s.err += gamma(2 * lam.shape[1] + 2) * (np.abs(lam) @ _mag(b))
 
 
 def _bs_affine(s: _State, name: str, op: Affine, lam: np.ndarray) -> None:
@@ -109,7 +109,7 @@ def _bs_affine(s: _State, name: str, op: Affine, lam: np.ndarray) -> None:
             w = w + absolute(t.weight) @ m
             n += t.in_size()
     # products lam @ W (inner dimension <= size of the node) and the bias sum
-    s.err += _gamma(2 * (n + lam.shape[1]) + 4) * (np.abs(lam) @ w)
+    s.err += gamma(2 * (n + lam.shape[1]) + 4) * (np.abs(lam) @ w)
 
 
 def _gate_value(s: _State, gate: str):
@@ -156,7 +156,7 @@ def _bs_switch(s: _State, name: str, op: Switch, lam: np.ndarray) -> None:
         s.add(op.gate, ca)
         w = w + np.where(openm, mx + 2 * np.maximum(np.abs(l), np.abs(u)), 0.0)
     s.add(op.src, cx)
-    s.err += _gamma(2 * lam.shape[1] + 8) * (np.abs(lam) @ w)
+    s.err += gamma(2 * lam.shape[1] + 8) * (np.abs(lam) @ w)
 
 
 def _bs_conditional(s: _State, name: str, op: Conditional, lam: np.ndarray) -> None:
@@ -183,7 +183,7 @@ def _bs_conditional(s: _State, name: str, op: Conditional, lam: np.ndarray) -> N
         delta = np.where(openm, 4 * _EPS, 0.0)
         s.err += np.abs(lam) @ delta
         w = np.where(openm, (np.abs(ku) + np.abs(kl)) * _mag(zb) + 1.0, 0.0)
-        s.err += _gamma(2 * lam.shape[1] + 8) * (np.abs(lam) @ w)
+        s.err += gamma(2 * lam.shape[1] + 8) * (np.abs(lam) @ w)
 
 
 BACKSUB_RULES: dict[type, Callable] = {
@@ -214,7 +214,7 @@ def backsubstitute(graph: IRGraph, target: str, entries: np.ndarray,
             continue
         op = graph.op(name)
         BACKSUB_RULES[type(op)](s, name, op, lam)
-    total = s.const - s.err - _gamma(4) * np.abs(s.const)
+    total = s.const - s.err - gamma(4) * np.abs(s.const)
     return total[:k], -total[k:]
 
 
@@ -241,7 +241,7 @@ def entries_that_matter(graph: IRGraph, name: str, keep: set[str],
     return np.flatnonzero(mask)
 
 
-def _keep(graph: IRGraph) -> set[str]:
+def objective_nodes(graph: IRGraph) -> set[str]:
     roots = [n for n, r in graph.roles.items() if r == "objective"]
     if not roots:
         return set(graph.nodes())
@@ -263,7 +263,7 @@ def tighten_walk(graph: IRGraph, tighten: Callable[[str, np.ndarray, list[str]],
     """The shared walk: interval rule per node, then ``tighten(name, entries, order)`` on the
     entries that matter, intersected with the interval bounds."""
     order = graph.topo()
-    keep = _keep(graph) if keep is None else keep
+    keep = objective_nodes(graph) if keep is None else keep
     for name in order:
         op = graph.op(name)
         b = INTERVAL_RULES[type(op)](graph, name, op, graph.bounds)

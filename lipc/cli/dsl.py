@@ -6,15 +6,13 @@ picks one); ``lipc compile prog.lipc -o out.mps`` needs exactly one query (or ``
 With ``--output`` or ``--output-norm`` the program is used as a network, exactly like an ONNX
 model (its ``output`` statement; the domain from ``--domain`` or the input's declaration).
 
-Lipschitz queries are handed to the command's own ONNX code path (``cli._cmd_*``) with the
+Lipschitz queries are handed to the network commands (lipc.cli.network) with the
 program as the model and the query as its output node, so the report, the JSON and every solver
 option are the same; range queries (maximize/minimize) go through ``api.solve_range``.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import sys
 from dataclasses import fields
@@ -23,6 +21,9 @@ import numpy as np
 
 from ..frontends.dsl import Program, load_program, query_domain, to_dsl
 from ..errors import DomainError, QueryError
+from ..util.text import number_text
+from . import network
+from .flags import compile_options
 
 
 def is_program(model) -> bool:
@@ -31,8 +32,6 @@ def is_program(model) -> bool:
 
 def dispatch(args, command: str) -> int | None:
     """Handle ``args`` if it is about a program (or ``show --dsl``); None: not ours."""
-    if getattr(args, "dsl_resolved", False):
-        return None
     if command == "show" and getattr(args, "dsl", False):
         return _show_dsl(args)
     if not is_program(args.model):
@@ -42,13 +41,8 @@ def dispatch(args, command: str) -> int | None:
 
 def _sub(args, **changes) -> argparse.Namespace:
     ns = argparse.Namespace(**vars(args))
-    ns.__dict__.update(changes, dsl_resolved=True)
+    ns.__dict__.update(changes)
     return ns
-
-
-def _cli():
-    from . import main as cli
-    return cli
 
 
 def _network_mode(args, prog: Program) -> bool:
@@ -92,10 +86,9 @@ def solve_options(args):
 # ---------------------------------------------------------------------- commands
 
 def _solve(args) -> int:
-    cli = _cli()
     prog = load_program(args.model)
     if _network_mode(args, prog):
-        return cli._cmd_solve(_as_network(args, prog, need_domain=True))
+        return network.solve_command(_as_network(args, prog, need_domain=True))
     docs = []
     for q in _selected(args, prog, one=False):
         dom = query_domain(q, args.domain)
@@ -104,17 +97,14 @@ def _solve(args) -> int:
         if q.kind == "lipschitz":
             sub = _as_query(args, q, dom)
             if args.json:
-                buf = io.StringIO()
-                with contextlib.redirect_stdout(buf):
-                    cli._cmd_solve(sub)
                 docs.append(dict(query=q.label, kind=q.kind, expression=q.text,
-                                 **json.loads(buf.getvalue())))
+                                 **network.solve_result(sub).to_dict()))
             else:
-                cli._cmd_solve(sub)
+                network.solve_command(sub)
         else:
             from ..api import solve_range
             res = solve_range(q.network, dom, None, q.kind, solve_options(args),
-                              compile_options=cli._compile_options(args))
+                              compile_options=compile_options(args))
             if args.json:
                 docs.append(dict(query=q.label, kind=q.kind, expression=q.text, **res.to_dict()))
             else:
@@ -125,13 +115,12 @@ def _solve(args) -> int:
 
 
 def _print_range(res, text: str) -> None:
-    fmt = _cli()._fmt
     print(f"{res.sense[:-3]}um of {text} over {res.domain}")
     print(f"  status     {res.status}")
     if res.value is not None:
-        print(f"  value      {fmt(res.value)}")
+        print(f"  value      {number_text(res.value)}")
     which = "lower" if res.sense == "maximize" else "upper"
-    print(f"  interval   [{fmt(res.lower)}, {fmt(res.upper)}]   ({which}: the expression at x, "
+    print(f"  interval   [{number_text(res.lower)}, {number_text(res.upper)}]   ({which}: the expression at x, "
           "evaluated on the original program; the other: solver bound)")
     if res.message:
         print(f"  note       {res.message}")
@@ -145,17 +134,16 @@ def _print_range(res, text: str) -> None:
 
 
 def _compile(args) -> int:
-    cli = _cli()
     prog = load_program(args.model)
     if _network_mode(args, prog):
-        return cli._cmd_compile(_as_network(args, prog, need_domain=True))
+        return network.compile_command(_as_network(args, prog, need_domain=True))
     q, = _selected(args, prog, one=True)
     dom = query_domain(q, args.domain)
     if q.kind == "lipschitz":
-        return cli._cmd_compile(_as_query(args, q, dom))
+        return network.compile_command(_as_query(args, q, dom))
     from ..api import compile_range
     p, low = compile_range(q.network, dom, None, q.kind, out=args.out,
-                           compile_options=cli._compile_options(args))
+                           compile_options=compile_options(args))
     m = low.mip
     if not args.quiet:
         what = ("minimises the negation: its optimum is minus the maximum" if q.kind == "maximize"
@@ -166,16 +154,15 @@ def _compile(args) -> int:
 
 
 def _show(args) -> int:
-    cli = _cli()
     prog = load_program(args.model)
     key = getattr(args, "query", None)
     if key is None or _network_mode(args, prog):
-        return cli._cmd_show(_as_network(args, prog, need_domain=False))
+        return network.show_command(_as_network(args, prog, need_domain=False))
     q = prog.query(key)
     dom = args.domain if args.domain is not None else q.domain
     if q.kind == "lipschitz" and dom is not None:
-        return cli._cmd_show(_as_query(args, q, dom))
-    return cli._cmd_show(_sub(args, output_node=str(q.index), domain=None))
+        return network.show_command(_as_query(args, q, dom))
+    return network.show_command(_sub(args, output_node=str(q.index), domain=None))
 
 
 def _show_dsl(args) -> int:

@@ -7,6 +7,7 @@ import json
 import sys
 
 from .. import api
+from ..util.text import number_text
 from .argtypes import nonnegative_int, positive_float, positive_int
 from ..compiler.pipeline import CompileOptions
 from ..solvers import SolveOptions
@@ -37,16 +38,12 @@ def method_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _kwargs(args) -> dict:
-    from .main import _model
+    from .flags import model
     opts = SolveOptions(time_limit=args.time_limit, solver=args.solver, seed=args.seed)
-    return dict(net=_model(args), domain=args.domain, output=args.output,
+    return dict(net=model(args), domain=args.domain, output=args.output,
                 input_norm=args.input_norm, output_norm=args.output_norm, samples=args.samples,
                 seed=args.seed, options=opts,
                 compile_options=CompileOptions(bounds=args.bounds, formulation=args.formulation))
-
-
-def _fmt(v) -> str:
-    return "-" if v is None else f"{v:.6g}"
 
 
 def cmd_estimate(args) -> int:
@@ -58,7 +55,7 @@ def cmd_estimate(args) -> int:
           f"{res.domain}")
     print(f"  input norm {res.input_norm}")
     print(f"  guarantee  {res.guarantee}")
-    print(f"  value      {_fmt(res.value)}")
+    print(f"  value      {number_text(res.value, 6)}")
     print(f"  time       {res.seconds:.3f} s")
     return 0
 
@@ -79,10 +76,10 @@ def cmd_compare(args) -> int:
             w.writerow([r[c] if r[c] is not None else "" for c in cols])
         return 0
     print(f"local Lipschitz constant of {res.output} over {res.domain}, input norm "
-          f"{res.input_norm}; exact value {_fmt(res.exact)}")
+          f"{res.input_norm}; exact value {number_text(res.exact, 6)}")
     print(f"  {'method':10} {'guarantee':9} {'value':>12} {'time (s)':>10} {'rel. error':>11}")
     for r in res.rows:
         rel = "-" if r["relative_error"] is None else f"{100 * r['relative_error']:+.2f}%"
-        print(f"  {r['method']:10} {r['guarantee']:9} {_fmt(r['value']):>12} "
+        print(f"  {r['method']:10} {r['guarantee']:9} {number_text(r['value'], 6):>12} "
               f"{r['seconds']:>10.4f} {rel:>11}")
     return 0

@@ -6,169 +6,32 @@ anything else is a bug in lipc and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Callable
 
-import numpy as np
-
-from .. import api
-from .argtypes import nonnegative_int, positive_float, positive_int
-from ..solvers import SolveOptions
-from ..compiler.pipeline import BOUND_METHODS, CompileOptions
 from ..errors import LipcError
 from ..studies import bench as bench_cli
-from . import track as track_cli
+from . import dsl as dsl_cli
 from . import estimate as estimators_cli
-from ..core.ir import Affine, Conditional, Const, Input, Switch
-from ..lowering import FORMULATIONS
+from . import network
+from . import track as track_cli
+from .argtypes import nonnegative_int, positive_float, positive_int
+from .flags import compile_flags, model_flags
 
 
-def _common(p: argparse.ArgumentParser, domain_required: bool = True) -> None:
-    p.add_argument("model", help="network file (.onnx) or lipc program (.lipc)")
-    query_flags(p, domain_required)
-
-
-def query_flags(p: argparse.ArgumentParser, domain_required: bool = True) -> None:
-    """The Lipschitz question's flags: domain, norms, output (shared with lipc track)."""
-    p.add_argument("--domain", "-d", required=domain_required,
-                   help="input region: box:LO:HI, linf:CENTER:RADIUS[:LO:HI], "
-                        "l1:CENTER:RADIUS[:LO:HI] or polytope:A.npy,b.npy[:LO:HI]; LO, HI, "
-                        "CENTER and RADIUS are numbers, comma lists or .npy files")
-    p.add_argument("--input-norm", "--norm", default="linf",
-                   help="norm on the input space: linf (default), l1, linf:w.npy / l1:w.npy "
-                        "(weighted by positive w), custom:V.npy (unit ball conv(+-rows of V))")
-    p.add_argument("--output", "-y", default=None,
-                   help="scalar function of the outputs: 3 (f_3), 0-1 (f_0 - f_1), 1,-1,0 "
-                        "(weights) or c.npy; may be omitted for single-output networks")
-    p.add_argument("--output-node", default=None, metavar="TENSOR",
-                   help="analyse the ONNX graph up to this tensor (e.g. the logits before a "
-                        "final softmax)")
-    p.add_argument("--output-norm", default=None,
-                   help="instead of --output, a norm on the output vector: linf, l1, margin "
-                        "(max over i != j of the Lipschitz constant of f_i - f_j), margin:T "
-                        "(targeted at class T) or margin:center (T = class at the domain centre)")
-
-
-def compile_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--bounds", default="auto", choices=sorted(BOUND_METHODS),
-                   help="bound inference for the big-M constants: interval, symbolic, lp, mip, "
-                        "or auto (default: symbolic + LP on small models; interval with "
-                        "--formulation paper)")
-    p.add_argument("--formulation", default="lipc", choices=sorted(FORMULATIONS),
-                   help="MIP formulation: lipc (default) or paper (the original LipMIP model)")
-
-
-def _model(args):
-    """The network named on the command line (an ONNX graph cut at --output-node if given)."""
-    return api.load(args.model, output_node=args.output_node)
-
-
-def _compile_options(args) -> CompileOptions:
-    return CompileOptions(bounds=args.bounds, formulation=args.formulation)
-
-
-def _fmt(v) -> str:
-    return "-" if v is None else repr(float(v))
-
-
-def _dsl(args, command: str) -> int | None:
-    """A lipc program (.lipc) or `show --dsl`: handled by lipc.dsl_cli (None: not one)."""
-    if str(args.model).lower().endswith(".lipc") or getattr(args, "dsl", False):
-        from . import dsl as dsl_cli
-        return dsl_cli.dispatch(args, command)
-    return None
-
-
-def _cmd_compile(args) -> int:
-    if (rc := _dsl(args, "compile")) is not None:
-        return rc
-    p, low = api.compile(_model(args), args.domain, args.output, args.input_norm, out=args.out,
-                         compile_options=_compile_options(args), output_norm=args.output_norm)
-    m = low.mip
-    if not args.quiet:
-        print(f"wrote {args.out}: {m.n_cols} columns ({m.meta['binaries']} binary), "
-              f"{m.n_rows} rows, {m.nnz} nonzeros; the optimum (maximised; the file minimises "
-              f"its negation) is the local Lipschitz constant")
-    return 0
-
-
-def _cmd_solve(args) -> int:
-    if (rc := _dsl(args, "solve")) is not None:
-        return rc
-    opts = SolveOptions(time_limit=args.time_limit, threads=args.threads, gap=args.gap,
-                        gap_abs=args.gap_abs, feas_tol=args.feas_tol, int_tol=args.int_tol,
-                        seed=args.seed, solver=args.solver, cross_check=args.cross_check,
-                        retry=not args.no_retry,
-                        progress=not args.quiet and not args.json and sys.stderr.isatty())
-    res = api.solve(_model(args), args.domain, args.output, args.input_norm, opts,
-                    compile_options=_compile_options(args), output_norm=args.output_norm)
-    if args.json:
-        print(json.dumps(res.to_dict(), indent=2, default=float))
-        return 0
-    print(f"local Lipschitz constant of {res.output} over {res.domain}")
-    print(f"  input norm {res.input_norm}")
-    print(f"  status     {res.status}")
-    if res.value is not None:
-        print(f"  value      {_fmt(res.value)}")
-    print(f"  interval   [{_fmt(res.lower)}, {_fmt(res.upper)}]   (lower: verified on the "
-          f"original network; upper: solver bound)")
-    if res.message:
-        print(f"  note       {res.message}")
-    w = res.witness
-    if w is not None and w.x is not None:
-        print(f"  witness    x = {np.array2string(np.array(w.x), precision=6, max_line_width=200)}"
-              f" (ball of radius {w.radius:.3g} inside its activation region)")
-    s = res.stats
-    print(f"  MIP        {s['columns']} columns, {s['rows']} rows, {s['nonzeros']} nonzeros, "
-          f"{s['binaries']} binaries, max big-M {s['max_big_m']:.4g}")
-    print(f"  solver     {res.solver}: {res.seconds:.3f} s, {res.nodes} nodes")
-    t = s.get("solver_settings") or {}
-    if t:
-        print(f"  tolerances feasibility {t['feasibility_tol']:g}, integrality "
-              f"{t['integrality_tol']:g}, gap {t['gap_rel']:g} rel / {t['gap_abs']:g} abs"
-              f"{'' if t['presolve'] else ', presolve off'}")
-    return 0
-
-
-_KIND = {Input: "input", Const: "const", Affine: "affine", Conditional: "cond", Switch: "switch"}
-
-
-def _cmd_show(args) -> int:
-    if (rc := _dsl(args, "show")) is not None:
-        return rc
-    if args.domain:
-        p = api.problem(_model(args), args.domain, args.output, args.input_norm,
-                        _compile_options(args), args.output_norm)
-        graph, nodes = p.graph, sorted(p.graph.needed(p.objective), key=lambda n: int(n[1:]))
-    else:
-        net = _model(args)
-        graph, nodes = net.graph, net.graph.topo()
-        for note in net.notes:
-            print(f"# {note}")
-    print(f"{'node':>6} {'kind':7} {'stage':8} {'size':>5}  {'bounds':>27} {'unstable':>8}  label")
-    total = 0
-    for name in nodes:
-        op = graph.op(name)
-        b = graph.bounds.get(name)
-        rng = f"[{b.lo.min():.4g}, {b.hi.max():.4g}]" if b is not None else ""
-        unstable = ""
-        if isinstance(op, Conditional) and b is not None:
-            k = int(np.sum(b.lo != b.hi))
-            total += k
-            unstable = str(k)
-        print(f"{name:>6} {_KIND[type(op)]:7} {graph.stage(name):8} {op.size:>5}  {rng:>27} "
-              f"{unstable:>8}  {graph.label(name)}")
-    if args.domain:
-        print(f"{len(nodes)} nodes, {total} unstable conditionals (binaries)")
-    return 0
+def _on_model(command: str, run: Callable) -> Callable:
+    """The handler of ``command``: a lipc program (or ``show --dsl``) goes to lipc.cli.dsl."""
+    def handler(args) -> int:
+        rc = dsl_cli.dispatch(args, command)
+        return run(args) if rc is None else rc
+    return handler
 
 
 COMMANDS: dict[str, tuple[Callable, str]] = {
-    "compile": (_cmd_compile, "write the Lipschitz MIP as .mps, .mps.gz or .lp"),
-    "solve": (_cmd_solve, "compute the local Lipschitz constant with a MIP solver"),
-    "show": (_cmd_show, "print the IR: nodes, shapes, bounds and unstable counts"),
+    "compile": (_on_model("compile", network.compile_command), "write the Lipschitz MIP as .mps, .mps.gz or .lp"),
+    "solve": (_on_model("solve", network.solve_command), "compute the local Lipschitz constant with a MIP solver"),
+    "show": (_on_model("show", network.show_command), "print the IR: nodes, shapes, bounds and unstable counts"),
     "estimate": (estimators_cli.cmd_estimate, "estimate the local Lipschitz constant with one "
                  "method (randomlb, naiveub, fastlip, liplp, lipmip)"),
     "compare": (estimators_cli.cmd_compare, "run several estimators side by side (the "
@@ -190,7 +53,7 @@ def parser() -> argparse.ArgumentParser:
         if name in OWN_FLAGS:
             OWN_FLAGS[name](p)
             continue
-        _common(p, domain_required=False)      # required for ONNX models: checked in main
+        model_flags(p, domain_required=False)      # required for ONNX models: checked in main
         p.add_argument("--query", default=None, metavar="NAME_OR_INDEX",
                        help="for a .lipc program: the query to run (default: all for solve)")
         if name == "show":

@@ -7,6 +7,9 @@ import json
 import sys
 
 from ..studies.bench import add_parallel_flags, parallelism
+from ..util.text import number_text
+from .estimate import method_flags
+from .flags import compile_flags, query_flags
 
 HELP = ("Lipschitz constants through training: every checkpoint with LipMIP and estimators, "
         "as CSV/JSON and a plot (the LipMIP paper's Figure 1)")
@@ -14,8 +17,6 @@ DEFAULT_METHODS = "lipmip,fastlip,liplp,randomlb"
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
-    from .main import compile_flags, query_flags
-    from .estimate import method_flags
     p.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT",
                    help="ONNX files, folders of them, glob patterns, or a TOML manifest "
                         "([[checkpoint]] path, step, series); the step is the last number in a "
@@ -32,10 +33,6 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     add_parallel_flags(p)
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or table")
-
-
-def _fmt(v) -> str:
-    return "-" if v is None else f"{v:.6g}"
 
 
 def cmd_track(args) -> int:
@@ -66,11 +63,11 @@ def cmd_track(args) -> int:
         print(f"{'series':12} {'step':>6} {'method':9} {'guarantee':9} {'value':>12} "
               f"{'status':12} {'interval':>27} {'time (s)':>9}")
         for r in rep.rows:
-            iv = (f"[{_fmt(r['lower'])}, {_fmt(r['upper'])}]"
+            iv = (f"[{number_text(r['lower'], 6)}, {number_text(r['upper'], 6)}]"
                   if r["lower"] is not None or r["upper"] is not None else "")
             print(f"{r['series'][:12]:12} {r['step']:>6} {r['method']:9} {r['guarantee']:9} "
-                  f"{_fmt(r['value']):>12} {r['status']:12} {iv:>27} "
-                  f"{_fmt(r['seconds']):>9}")
+                  f"{number_text(r['value'], 6):>12} {r['status']:12} {iv:>27} "
+                  f"{number_text(r['seconds'], 6):>9}")
         print(f"{len(rep.rows)} rows ({rep.computed} computed, {rep.reused} from an earlier run) "
               f"in {args.out}")
     errors = [r for r in rep.rows if r["status"] == "error"]

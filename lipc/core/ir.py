@@ -158,6 +158,15 @@ class IRGraph:
     _counter: int = 0
 
     # ------------------------------------------------------------------ construction
+    @property
+    def mark(self) -> int:
+        """How many nodes were ever added: nodes ``v<k>`` with k >= a mark are newer than it."""
+        return self._counter
+
+    def restricted(self, keep: set[str]) -> "IRGraph":
+        """A copy holding only ``keep`` that still hands out names after the original's."""
+        return IRGraph(g=self.g.subgraph(keep).copy(), _counter=self._counter)
+
     def add(self, op: Op, label: str = "", stage: str = "forward") -> str:
         """Add ``op`` under a fresh MIP-safe name (``v<k>``) and return that name."""
         for s in op.sources():

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import QueryError, SolverError
 from ..core.mip import FlatMIP
+from ..util.text import number_text
 
 
 class Status:
@@ -89,17 +90,13 @@ class SolverOutcome:
 # progress
 
 
-def _fmt(v: float | None) -> str:
-    return "-" if v is None else f"{v:.10g}"
-
-
 def progress_text(t: float, solver: str, nodes: int | None, inc: float | None,
                   bound: float | None) -> str:
     gap = (f"{100 * max(0.0, bound - inc) / max(abs(inc), 1e-12):.2f}%"
            if inc is not None and bound is not None else "-")
     nodes_s = "-" if nodes is None else str(nodes)
-    return (f"[lipc] {t:7.1f}s  {solver:5} nodes {nodes_s:>8}  incumbent {_fmt(inc)}  "
-            f"bound {_fmt(bound)}  gap {gap}")
+    return (f"[lipc] {t:7.1f}s  {solver:5} nodes {nodes_s:>8}  incumbent {number_text(inc, 10)}  "
+            f"bound {number_text(bound, 10)}  gap {gap}")
 
 
 class Progress:

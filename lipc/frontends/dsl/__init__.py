@@ -1,9 +1,10 @@
 """The lipc language: networks and Lipschitz queries written as text.
 
-    import lipc.dsl
-    prog = lipc.dsl.load_program("examples/toy2d.lipc")
+    from lipc.frontends.dsl import load_program
+    from lipc.api import solve_query
+    prog = load_program("examples/toy2d.lipc")
     for q in prog.queries:
-        print(q.label, lipc.dsl.solve_query(q).value)
+        print(q.label, solve_query(q).value)
 
 The pieces: ``grammar/lipc.lark`` (the grammar, installed as ``lipc.grammar``), lipc.dsl_parse
 (text → tree, located errors), lipc.dsl_eval (the iterative walker, constants and the numpy
@@ -21,7 +22,7 @@ from ...errors import DomainError, ModelError
 from ...core.network import Network
 
 __all__ = ["DSLQuery", "Program", "build", "load_program", "load_network", "to_dsl",
-           "query_domain", "solve_query", "compile_query"]
+           "query_domain"]
 
 
 def load_network(path: str | Path, output_node: str | None = None) -> Network:
@@ -46,24 +47,3 @@ def query_domain(q: DSLQuery, domain=None):
                           "the input (`input x[2] in box(0, 1)`), add `over DOMAIN` to the "
                           "query, or pass --domain")
     return dom
-
-
-def solve_query(q: DSLQuery, domain=None, options=None, compile_options=None, input_norm=None):
-    """Solve one query: a LipschitzResult (lipschitz) or a RangeResult (maximize/minimize)."""
-    from ... import api
-    dom = query_domain(q, domain)
-    if q.kind == "lipschitz":
-        return api.solve(q.network, dom, None, input_norm or q.input_norm, options,
-                         compile_options=compile_options, output_norm=q.output_norm)
-    return api.solve_range(q.network, dom, None, q.kind, options, compile_options)
-
-
-def compile_query(q: DSLQuery, out=None, domain=None, compile_options=None, input_norm=None):
-    """Compile one query to a flat MIP (and write it to ``out``): (Problem, Lowered)."""
-    from ... import api
-    dom = query_domain(q, domain)
-    if q.kind == "lipschitz":
-        return api.compile(q.network, dom, None, input_norm or q.input_norm, out=out,
-                           compile_options=compile_options, output_norm=q.output_norm)
-    return api.compile_range(q.network, dom, None, q.kind, out=out,
-                             compile_options=compile_options)

@@ -135,9 +135,9 @@ class Builder(Interpreter):
 
     def _composed(self, make, node: str) -> Lin:
         """Run a lipc.norms composition, re-staging its new nodes as forward nodes."""
-        first = self.graph._counter
+        first = self.graph.mark
         out = make(self.graph, node)
-        for k in range(first, self.graph._counter):
+        for k in range(first, self.graph.mark):
             name = f"v{k}"
             if name in self.graph.g:
                 self.graph.g.nodes[name].update(stage="forward",
@@ -347,7 +347,7 @@ class Program:
             n = self.graph.size(out)
             out = self.graph.add(Affine((Term(out, np.ones(n)),), np.zeros(n)), label=name)
         keep = self.graph.needed(out) | {self.input_node}
-        graph = IRGraph(g=self.graph.g.subgraph(keep).copy(), _counter=self.graph._counter)
+        graph = self.graph.restricted(keep)
         graph.roles = {self.input_node: "input", out: "output"}
         return Network(graph, self.input_node, out, self.input_shape, self.reference_for(expr),
                        name=name)
