@@ -19,19 +19,17 @@ from __future__ import annotations
 import argparse
 import csv
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
 
 import lipc                                        # noqa: E402
 from lipc.question.domain import Domain                     # noqa: E402
 from lipc.studies.training import synthetic_clusters, train_mlp  # noqa: E402
-from netgen import save_mlp                        # noqa: E402
+from lipc.frontends.onnx.writer import save_mlp                        # noqa: E402
 
 PAPER = {   # method: (guarantee, MNIST rel. err., synthetic rel. err.) from the paper's Table 1
     "randomlb": ("lower", "-41.96%", "-32.68%"), "clever": ("heuristic", "-36.97%", "+28.45%"),

@@ -10,7 +10,7 @@ import pytest
 import lipc
 from lipc.question.domain import Domain
 from oracle import lipschitz_many
-from netgen import random_mlp, save_mlp
+from lipc.frontends.onnx.writer import random_mlp, save_mlp
 
 STYLES = ["gemm", "matmul", "gemm_t"]
 

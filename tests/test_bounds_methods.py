@@ -14,7 +14,7 @@ from lipc.bounds.symbolic import backsubstitute
 from lipc.compiler.pipeline import CompileOptions
 from lipc.question.domain import Domain
 from lipc.errors import LipcError
-from netgen import random_mlp, save_mlp
+from lipc.frontends.onnx.writer import random_mlp, save_mlp
 
 METHODS = ["symbolic", "lp", "auto"]
 

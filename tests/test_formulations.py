@@ -9,7 +9,7 @@ from lipc.compiler.pipeline import CompileOptions
 from lipc.question.domain import Domain
 from lipc.core.interpret import evaluate
 from lipc.core.ir import Affine, Conditional
-from netgen import random_mlp, save_mlp
+from lipc.frontends.onnx.writer import random_mlp, save_mlp
 from oracle import lipschitz_many
 
 VARIANTS = [("paper", "auto"), ("lipc", "interval"), ("lipc", "symbolic"), ("lipc", "lp"),
@@ -43,7 +43,7 @@ def test_mip_bounds_give_the_same_optimum(tmp_path, monkeypatch):
     import lipc.bounds.lp as BL
     monkeypatch.setattr(BL, "MIP_BUDGET", 2.0)
     monkeypatch.setattr(BL, "MIP_ENTRY_LIMIT", 0.2)
-    monkeypatch.setitem(lipc.compiler.pipeline.BOUND_METHODS, "mip",
+    monkeypatch.setitem(lipc.bounds.BOUND_METHODS, "mip",
                         lambda g: BL.infer_mip(g, budget=2.0, per_entry=0.2))
     Ws, bs, net, lo, hi = case(1, tmp_path)
     want = lipschitz_many(Ws, bs, lo, hi, queries=[(np.array([1.0, -1.0]), "inf")])[0]

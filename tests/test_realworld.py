@@ -42,7 +42,7 @@ def test_exported_networks_match_oracle(examples, name, radius, output):
 
 def test_vnnlib_region_matches_oracle(examples, tmp_path):
     from lipc.question.vnnlib import read_vnnlib
-    from netgen import random_mlp, save_mlp
+    from lipc.frontends.onnx.writer import random_mlp, save_mlp
     lo, hi, A, b = read_vnnlib(examples / "classifier_region.vnnlib", 4)
     assert np.allclose(lo, 0.4) and np.allclose(hi, 0.6)
     assert np.allclose(A, [[1, 1, -1, 0]]) and np.allclose(b, [0.65])

@@ -15,7 +15,7 @@ from lipc.errors import QueryError, SolverError
 from lipc.core.mip import FlatMIP
 from lipc.solvers import (REGISTRY, Backend, SolveOptions, SolverOutcome, Status, get, names,
                           solve_mip)
-from netgen import random_mlp, save_mlp
+from lipc.frontends.onnx.writer import random_mlp, save_mlp
 from oracle import lipschitz_many
 
 OPEN = ["cbc", "highs", "scip"]

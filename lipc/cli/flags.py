@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 
 from .. import api
-from ..compiler.pipeline import BOUND_METHODS, CompileOptions
+from ..bounds import BOUND_METHODS
+from ..compiler.pipeline import CompileOptions
 from ..lowering import FORMULATIONS
 
 

@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .backward import differentiate
-from ..bounds.interval import infer_interval, unstable_count
-from ..bounds.lp import infer_auto, infer_lp, infer_mip
-from ..bounds.symbolic import infer_symbolic
+from ..bounds import BOUND_METHODS
+from ..bounds.interval import unstable_count
 from ..question.domain import Domain
 from ..errors import QueryError, ShapeError
 from ..core.ir import Bounds, Conditional, IRGraph
@@ -22,22 +21,12 @@ from .passes import resolve_options, run_passes
 from ..question.query import Query
 
 
-# bound-inference method name -> pass annotating every node of the graph with bounds
-BOUND_METHODS: dict[str, Callable[[IRGraph], None]] = {
-    "interval": infer_interval,
-    "symbolic": infer_symbolic,
-    "lp": infer_lp,
-    "mip": infer_mip,
-    "auto": infer_auto,         # symbolic, + LP where small; interval for --formulation paper
-}
-
-
 @dataclass
 class CompileOptions:
     """How to compile (not what to ask): bound inference and MIP formulation."""
 
     bounds: str = "auto"               # a key of BOUND_METHODS
-    formulation: str = "lipc"          # a key of lower.FORMULATIONS
+    formulation: str = "lipc"          # a key of lipc.lowering.FORMULATIONS
     passes: bool = True                # IR passes after bounds (lipc.passes; never for "paper")
 
 

@@ -139,7 +139,7 @@ def polytope_box(A: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     (LP optima are tolerance-accurate; the box becomes big-M constants)."""
     import mip
 
-    from ..solvers.base import captured_stdout
+    from ..util.capture import captured_stdout
     d = A.shape[1]
     m = mip.Model(solver_name=mip.CBC)
     m.verbose = 0

@@ -71,7 +71,7 @@ class LinearSet:
                 m.add_constr(expr >= float(self.r_lo[i] - base[i] - tol))
             if np.isfinite(self.r_hi[i]):
                 m.add_constr(expr <= float(self.r_hi[i] - base[i] + tol))
-        from ..solvers.base import captured_stdout
+        from ..util.capture import captured_stdout
         with captured_stdout(lambda line: None):
             return m.optimize() == mip.OptimizationStatus.OPTIMAL
 

@@ -13,7 +13,8 @@ import re
 import numpy as np
 
 from ..core.mip import FlatMIP
-from .base import Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status, captured_stdout
+from .base import Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status
+from ..util.capture import captured_stdout
 
 _NODES = re.compile(r"Enumerated nodes:\s*(\d+)")
 

@@ -15,7 +15,8 @@ import os
 import numpy as np
 
 from ..errors import SolverError
-from .base import Backend, SolverOutcome, Status, captured_stdout
+from .base import Backend, SolverOutcome, Status
+from ..util.capture import captured_stdout
 
 
 def _finite(v, big: float = 1e19) -> float | None:

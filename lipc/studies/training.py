@@ -20,6 +20,8 @@ from typing import Callable, Collection, Sequence
 
 import numpy as np
 
+from ..frontends.onnx.writer import onnx_mlp
+
 REGULARIZERS = ("none", "l2", "l1", "fgsm")
 FGSM_BOX = (0.0, 1.0)    # adversarial inputs are clipped to the data's box
 
@@ -174,31 +176,6 @@ def train_mlp(X, y, sizes: Sequence[int], seed: int, epochs: int = 600, lr: floa
 
 
 def mlp_onnx_bytes(Ws, bs, producer: str = "lipc") -> bytes:
-    """The ONNX model of the MLP (opset 17, IR version 8): float64 Gemm (transB=1) + Relu
-    layers, input "x" [1, d], output "y" [1, m]; nodes gemm{k}/relu{k}, initialisers W{k}/b{k},
-    intermediate tensors z{k}/h{k}.  Deterministic bytes for the same weights."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    Ws = [np.ascontiguousarray(W, dtype=np.float64) for W in Ws]
-    bs = [np.ascontiguousarray(b, dtype=np.float64) for b in bs]
-    if not Ws or len(Ws) != len(bs):
-        raise ValueError("need as many biases as weight matrices (at least one layer)")
-    for k, (W, b) in enumerate(zip(Ws, bs)):
-        if W.ndim != 2 or b.shape != (W.shape[0],) or (k and W.shape[1] != Ws[k - 1].shape[0]):
-            raise ValueError(f"layer {k}: weight {W.shape} / bias {b.shape} do not chain")
-    nodes, inits, cur, last = [], [], "x", len(Ws) - 1
-    for k, (W, b) in enumerate(zip(Ws, bs)):
-        out = "y" if k == last else f"z{k}"
-        inits += [numpy_helper.from_array(W, f"W{k}"), numpy_helper.from_array(b, f"b{k}")]
-        nodes.append(helper.make_node("Gemm", [cur, f"W{k}", f"b{k}"], [out], name=f"gemm{k}",
-                                      transB=1))
-        if k < last:
-            nodes.append(helper.make_node("Relu", [out], [f"h{k}"], name=f"relu{k}"))
-            cur = f"h{k}"
-    graph = helper.make_graph(
-        nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, [1, Ws[0].shape[1]])],
-        [helper.make_tensor_value_info("y", TensorProto.DOUBLE, [1, Ws[-1].shape[0]])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
-                              producer_name=producer)
-    model.ir_version = 8
-    return model.SerializeToString()
+    """The ONNX model of the MLP as bytes: float64 Gemm (transB=1) + Relu layers
+    (lipc.frontends.onnx.writer).  Deterministic bytes for the same weights."""
+    return onnx_mlp(Ws, bs, dtype=np.float64, producer=producer).SerializeToString()

@@ -17,7 +17,7 @@ def deepest_point(G: np.ndarray, h: np.ndarray, dom: LinearSet):
     (None, -inf) when the LP has no solution."""
     import mip
 
-    from ..solvers.base import captured_stdout
+    from ..util.capture import captured_stdout
 
     d = dom.lo.size
     m = mip.Model(sense=mip.MAXIMIZE, solver_name=mip.CBC)

@@ -17,7 +17,7 @@ from ..lowering import Lowered
 from ..question.domain import Domain, parse_domain
 from ..question.query import parse_output
 from ..solvers import SolveOptions, solve_mip
-from .settle import agrees, relative_gap
+from .settle import agrees, relative_gap, settle_outcome
 
 _SENSES = {"maximize": 1.0, "max": 1.0, "minimize": -1.0, "min": -1.0}
 
@@ -120,7 +120,7 @@ def solve_range(net: Network | str | Path, domain: Domain | str, output: str | N
     outcome = solve_mip(low.mip, opts, accept=accept)
     x, v = outcome.check if outcome.check is not None else (
         _range_point(p, low, outcome.x) if outcome.x is not None else (None, None))
-    status, value, bound, message = _settle(outcome, v)
+    status, value, bound, message = settle_outcome(outcome, v)
     flip = (lambda t: None if t is None else sign * t + 0.0)     # the query's sense (no -0.0)
     lower, upper = (v, bound) if sign > 0 else (flip(bound), flip(v))
     mip = low.mip

@@ -60,7 +60,7 @@ class LipschitzResult:
         return d
 
 
-def _settle(outcome, verified: float | None):
+def settle_outcome(outcome, verified: float | None):
     """(status, value, upper bound, message) of a maximisation from the solver's outcome and
     the value verified on the original model: a claimed optimum counts only when the verified
     value reproduces it; the bound never sits below the verified value."""
@@ -117,7 +117,7 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
     witness = outcome.check if outcome.check is not None else (
         verify(p, low, outcome.x) if outcome.x is not None else None)
     lower = witness.value if witness is not None else None
-    status, value, upper, message = _settle(outcome, lower)
+    status, value, upper, message = settle_outcome(outcome, lower)
     mip = low.mip
     stats = dict(p.stats(), columns=mip.n_cols, rows=mip.n_rows, nonzeros=mip.nnz,
                  binaries=mip.meta["binaries"], max_big_m=mip.meta["max_big_m"],

@@ -203,7 +203,7 @@ def load_manifest(path: str | Path) -> Manifest:
         raise _err(path, "expected a [defaults] table and at least one [[instance]]")
     if set(defaults) - (_KEYS - {"name"}):
         raise _err(path, f"unknown keys in [defaults]: {sorted(set(defaults) - _KEYS)}")
-    from ...compiler.pipeline import BOUND_METHODS
+    from ...bounds import BOUND_METHODS
     from ...lowering import FORMULATIONS
     out, seen = [], set()
     for i, entry in enumerate(raw):
