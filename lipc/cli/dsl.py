@@ -24,6 +24,8 @@ from ..errors import DomainError, QueryError
 from ..util.text import number_text
 from . import network
 from .flags import compile_options
+from ..api import compile_range, load, solve_range
+from ..solvers import SolveOptions
 
 
 def is_program(model) -> bool:
@@ -76,7 +78,6 @@ def _selected(args, prog: Program, one: bool) -> list:
 
 def solve_options(args):
     """SolveOptions from the solve subcommand's flags (every option of the same name)."""
-    from ..solvers import SolveOptions
     kw = {f.name: getattr(args, f.name) for f in fields(SolveOptions) if hasattr(args, f.name)}
     kw["retry"] = not getattr(args, "no_retry", False)
     kw["progress"] = not args.quiet and not args.json and sys.stderr.isatty()
@@ -102,7 +103,6 @@ def _solve(args) -> int:
             else:
                 network.solve_command(sub)
         else:
-            from ..api import solve_range
             res = solve_range(q.network, dom, None, q.kind, solve_options(args),
                               compile_options=compile_options(args))
             if args.json:
@@ -141,7 +141,6 @@ def _compile(args) -> int:
     dom = query_domain(q, args.domain)
     if q.kind == "lipschitz":
         return network.compile_command(_as_query(args, q, dom))
-    from ..api import compile_range
     p, low = compile_range(q.network, dom, None, q.kind, out=args.out,
                            compile_options=compile_options(args))
     m = low.mip
@@ -166,7 +165,6 @@ def _show(args) -> int:
 
 
 def _show_dsl(args) -> int:
-    from ..api import load
     net = load(args.model, output_node=args.output_node or getattr(args, "query", None))
     print(to_dsl(net, domain=args.domain if isinstance(args.domain, str) else None), end="")
     return 0

@@ -12,6 +12,8 @@ from .argtypes import nonnegative_int, positive_float, positive_int
 from ..compiler.pipeline import CompileOptions
 from ..solvers import SolveOptions
 from ..estimators import ESTIMATORS
+from ..errors import QueryError
+from .flags import model
 
 
 def add_flags(p: argparse.ArgumentParser, name: str) -> None:
@@ -38,7 +40,6 @@ def method_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _kwargs(args) -> dict:
-    from .flags import model
     opts = SolveOptions(time_limit=args.time_limit, solver=args.solver, seed=args.seed)
     return dict(net=model(args), domain=args.domain, output=args.output,
                 input_norm=args.input_norm, output_norm=args.output_norm, samples=args.samples,
@@ -62,7 +63,6 @@ def cmd_estimate(args) -> int:
 
 def cmd_compare(args) -> int:
     if args.json and args.csv:
-        from ..errors import QueryError
         raise QueryError("give at most one of --json and --csv")
     res = api.compare(methods=args.methods, **_kwargs(args))
     if args.json:

@@ -10,6 +10,8 @@ from ..studies.bench import add_parallel_flags, parallelism
 from ..util.text import number_text
 from .estimate import method_flags
 from .flags import compile_flags, query_flags
+from ..studies.plot import check_destination, plot_track
+from ..studies.track import Question, discover, track
 
 HELP = ("Lipschitz constants through training: every checkpoint with LipMIP and estimators, "
         "as CSV/JSON and a plot (the LipMIP paper's Figure 1)")
@@ -36,8 +38,6 @@ def add_flags(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_track(args) -> int:
-    from ..studies.plot import check_destination
-    from ..studies.track import Question, discover, track
     if args.plot is not None:
         check_destination(args.plot)       # before any solve: format, folder, matplotlib
     methods = [m.strip().lower() for m in args.methods.split(",") if m.strip()]
@@ -54,7 +54,6 @@ def cmd_track(args) -> int:
               "resume", file=sys.stderr)
         return 130
     if args.plot is not None:
-        from ..studies.plot import plot_track
         plot_track(rep.rows, args.plot, ylabel=f"local Lipschitz constant ({args.input_norm} "
                    "input norm)")
     if args.json:

@@ -14,11 +14,13 @@ from ..bounds import BOUND_METHODS
 from ..bounds.interval import unstable_count
 from ..question.domain import Domain
 from ..errors import QueryError, ShapeError
-from ..core.ir import Bounds, Conditional, IRGraph
+from ..core.ir import Bounds, Conditional, IRGraph, Term, affine
 from ..lowering import FORMULATIONS, Lowered, lower
 from ..core.network import Network
 from .passes import resolve_options, run_passes
 from ..question.query import Query
+from ..question.norms import parse_input_norm
+from ..question.outputs import functional
 
 
 @dataclass
@@ -129,7 +131,6 @@ def lower_problem(p: Problem) -> Lowered:
 
 def _range_objective(p: Problem) -> None:
     """The objective of a range query is <c, f(x)> itself: no backward pass, no norm."""
-    from ..core.ir import Term, affine
     c = p.query.output.fixed
     p.objective = affine(p.graph, [Term(p.network.output, c[None, :].copy())],
                          label="objective <c, f(x)>", stage="forward")
@@ -148,7 +149,5 @@ def build_range_problem(network: Network, domain: Domain, c,
     """The forward MIP of max over the domain of <c, f(x)> (minimise with -c)."""
     import numpy as np
 
-    from ..question.norms import parse_input_norm
-    from ..question.outputs import functional
     query = Query(functional(np.asarray(c, dtype=np.float64)), parse_input_norm("linf"))
     return build_problem(network, domain, query, options, pipeline=range_pipeline())

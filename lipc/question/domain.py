@@ -21,6 +21,9 @@ import numpy as np
 
 from ..errors import DomainError, ShapeError
 from .linear_set import LinearSet, l1_ball
+from ..util.capture import captured_stdout
+from ..verify.chebyshev import deepest_point
+from .vnnlib import read_vnnlib
 
 
 @dataclass
@@ -139,7 +142,6 @@ def polytope_box(A: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     (LP optima are tolerance-accurate; the box becomes big-M constants)."""
     import mip
 
-    from ..util.capture import captured_stdout
     d = A.shape[1]
     m = mip.Model(solver_name=mip.CBC)
     m.verbose = 0
@@ -166,7 +168,6 @@ def polytope_box(A: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray):
 
 
 def _vnnlib(args: list[str], dim: int, base: Path | None) -> Domain:
-    from .vnnlib import read_vnnlib
     path = Path(":".join(args))
     if base is not None and not path.is_absolute() and not path.exists():
         path = base / path
@@ -226,7 +227,6 @@ def check_domain(d: Domain) -> Domain:
         raise DomainError(f"domain has empty interior: coordinate {i} is fixed at {d.lo[i]!r} "
                           "(a local Lipschitz constant needs an open region; give it a width)")
     if d.n_rows:
-        from ..verify.chebyshev import deepest_point
         _, radius = deepest_point(np.zeros((0, d.dim)), np.zeros(0), d)
         if not radius > 0:
             raise DomainError(f"domain {d.description or ''} has an empty interior (no ball fits "

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.ir import Input, IRGraph, LinearConstraint
+from ..core.ir import Bounds, Input, IRGraph, LinearConstraint
+from ..util.capture import captured_stdout
 
 
 @dataclass
@@ -43,7 +44,6 @@ class LinearSet:
             return
         terms = [(node, self.A)]
         if self.n_aux:
-            from ..core.ir import Bounds
             aux = graph.add(Input(self.n_aux, role="aux"), label=f"{label} auxiliary",
                             stage=graph.stage(node))
             graph.bounds[aux] = Bounds(self.s_lo.copy(), self.s_hi.copy(), "set")
@@ -71,7 +71,6 @@ class LinearSet:
                 m.add_constr(expr >= float(self.r_lo[i] - base[i] - tol))
             if np.isfinite(self.r_hi[i]):
                 m.add_constr(expr <= float(self.r_hi[i] - base[i] + tol))
-        from ..util.capture import captured_stdout
         with captured_stdout(lambda line: None):
             return m.optimize() == mip.OptimizationStatus.OPTIMAL
 

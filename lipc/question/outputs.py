@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import QueryError, ShapeError
-from ..core.ir import Const, Input, IRGraph
+from ..core.ir import Bounds, Const, Input, IRGraph
 from .linear_set import LinearSet, l1_ball
 from .norms import refuse_l2
 
@@ -49,7 +49,6 @@ class OutputSet:
             node = graph.add(Const(self.fixed.astype(np.float64)), label="output functional c",
                              stage="backward")
         else:
-            from ..core.ir import Bounds
             node = graph.add(Input(self.m, role="seed"), label=f"seed c in C ({self.name})",
                              stage="backward")
             graph.bounds[node] = Bounds(self.set.lo.copy(), self.set.hi.copy(), "set")

@@ -37,6 +37,11 @@ from ..errors import LipcError
 from ..util.fingerprint import fingerprint
 from .tables import csv_text
 from .workers import Parallelism, Progress, run_jobs
+from .. import api
+from ..compiler.pipeline import CompileOptions
+from ..estimators import ESTIMATORS
+from ..solvers import SolveOptions, get
+from ..solvers.run import race_names
 
 CSV_FIELDS = ["series", "step", "checkpoint", "method", "guarantee", "value", "status", "lower",
               "upper", "seconds", "message"]
@@ -158,9 +163,6 @@ def discover(items: list[str]) -> list[Checkpoint]:
 
 def track_one(ckpt: Checkpoint, method: str, q: Question) -> dict:
     """One checkpoint and method (in a worker): lipc.api.estimate, as ``lipc estimate``."""
-    from .. import api
-    from ..compiler.pipeline import CompileOptions
-    from ..solvers import SolveOptions
 
     row = dict(series=ckpt.series, step=ckpt.step, checkpoint=ckpt.path, method=method)
     try:
@@ -202,9 +204,6 @@ def check_question(ckpt: Checkpoint, q: Question, methods: list[str]) -> None:
     """Raise the LipcError of a mistake every checkpoint would share (the domain, the output,
     a norm, the output node, the solver), once and before any work, instead of an error row
     per checkpoint and method."""
-    from .. import api
-    from ..solvers import get
-    from ..solvers.run import race_names
     net = api.load(ckpt.path, output_node=q.output_node)
     api.check_question(net, q.domain, q.output, q.input_norm, q.output_norm)
     if {"lipmip", "liplp"} & set(methods):
@@ -225,7 +224,6 @@ def track(checkpoints: list[Checkpoint], question: Question, methods: list[str],
           out_dir: str | Path, parallelism: Parallelism = Parallelism(),
           progress: TextIO | None = None) -> TrackReport:
     """Run every (checkpoint, method) job not finished by an earlier run into ``out_dir``."""
-    from ..estimators import ESTIMATORS
     methods = list(dict.fromkeys(methods))
     unknown = [m for m in methods if m not in ESTIMATORS]
     if unknown or not methods:

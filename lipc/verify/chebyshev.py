@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..question.linear_set import LinearSet
+from ..util.capture import captured_stdout
 
 
 def deepest_point(G: np.ndarray, h: np.ndarray, dom: LinearSet):
@@ -17,7 +18,6 @@ def deepest_point(G: np.ndarray, h: np.ndarray, dom: LinearSet):
     (None, -inf) when the LP has no solution."""
     import mip
 
-    from ..util.capture import captured_stdout
 
     d = dom.lo.size
     m = mip.Model(sense=mip.MAXIMIZE, solver_name=mip.CBC)

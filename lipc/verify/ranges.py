@@ -18,6 +18,7 @@ from ..question.domain import Domain, parse_domain
 from ..question.query import parse_output
 from ..solvers import SolveOptions, solve_mip
 from .settle import agrees, relative_gap, settle_outcome
+from .chebyshev import deepest_point
 
 _SENSES = {"maximize": 1.0, "max": 1.0, "minimize": -1.0, "min": -1.0}
 
@@ -91,7 +92,6 @@ def _range_point(p: Problem, low: Lowered, x_sol):
          else dom.center)                  # an objective that does not depend on the input
     x = np.clip(x, dom.lo, dom.hi)
     if dom.n_rows and not dom.contains(x, tol=0.0):
-        from .chebyshev import deepest_point
         x0, radius = deepest_point(np.zeros((0, dom.dim)), np.zeros(0), dom)
         if x0 is None or not dom.contains(x0, tol=0.0):
             return None, None

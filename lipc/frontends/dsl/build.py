@@ -20,11 +20,10 @@ from pathlib import Path
 import numpy as np
 from lark import Tree
 
-from ...question.domain import DOMAIN_KINDS as DOMAIN_PARSERS
-from ...question.domain import Domain, check_domain, parse_domain, polytope_box
+from ...question.domain import (Domain, DOMAIN_KINDS as DOMAIN_PARSERS, check_domain, parse_domain, polytope_box)
 from .eval import (BUILTINS, DOMAIN_KINDS, DomainSpec, Evaluation, Func, Interpreter, Sym, describe, is_const, names_used)
 from .parse import Source, located, parse
-from ...errors import DSLError, DSLNameError, DSLShapeError, ShapeError
+from ...errors import DSLError, DSLNameError, DSLShapeError, ModelError, ShapeError
 from ...core.ir import Affine, Conditional, Const, Input, IRGraph, Switch, Term, relu
 from ...core.network import Network
 from ...question.norms import InputNorm, abs_node, max_node, parse_input_norm
@@ -499,6 +498,5 @@ def build(text: str, path: str | None = None, base: Path | None = None) -> Progr
 def load_program(path: str | Path) -> Program:
     p = Path(path)
     if not p.is_file():
-        from ...errors import ModelError
         raise ModelError(f"program file not found: {p}")
     return build(p.read_text(encoding="utf-8"), str(path))

@@ -28,6 +28,7 @@ from lark import Token, Tree
 
 from .parse import Source, located
 from ...errors import DSLError, DSLNameError, DSLShapeError
+from ..onnx.reader import load_onnx
 
 
 _NUM = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -433,7 +434,6 @@ def _onnx(it: Interpreter, path):
     p = _resolve(it, path)
     cache = it.env.setdefault("__onnx__", {})
     if p not in cache:
-        from ..onnx.reader import load_onnx
         cache[p] = Func(load_onnx(p), path)
     return cache[p]
 

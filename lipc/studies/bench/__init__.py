@@ -13,6 +13,8 @@ import sys
 
 from ...cli.argtypes import nonnegative_float, positive_float, positive_int
 from ..workers import Parallelism
+from .build import build
+from .resolve import resolve
 
 HELP = "build a MIPLIB-style benchmark library from a manifest, or re-solve one"
 
@@ -53,7 +55,6 @@ def parallelism(args) -> Parallelism:
 
 def cmd_bench(args) -> int:
     if args.bench_command == "build":
-        from .build import build
         try:
             rep = build(args.manifest, args.out, parallelism(args), time_limit=args.time_limit,
                         solver=args.solver, easy_seconds=args.easy_seconds,
@@ -71,7 +72,6 @@ def cmd_bench(args) -> int:
             print(f"library {rep.library} in {rep.out_dir}: {len(rep.built)} built, "
                   f"{len(rep.skipped)} skipped")
         return 0
-    from .resolve import resolve
     rep = resolve(args.lib, args.solver, args.time_limit)
     if args.json:
         print(json.dumps(rep.to_dict(), indent=2, default=float))

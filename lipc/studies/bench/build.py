@@ -36,13 +36,17 @@ from typing import TextIO
 
 import numpy as np
 
-from ...emit import remove_stale_temps, write_bytes
+from ...emit import WRITERS, remove_stale_temps, write_bytes
 from ...errors import LipcError
 from ..tables import csv_text
 from ..workers import Parallelism, Progress, run_jobs
 from .manifest import (Instance, Manifest, generated_file_name, generated_onnx_bytes,
                        is_generated, load_manifest)
 from .readme import library_readme
+from ... import api
+from ...compiler.pipeline import CompileOptions
+from ...solvers import SolveOptions
+from .exact_check import check_file
 
 # file_value: the optimum (or best value) in the file's own sense, as in the .solu file;
 # value: the verified Lipschitz constant (the maximum, -file_value), empty unless proved optimal;
@@ -86,7 +90,6 @@ def _classify(status: str, seconds: float, easy_seconds: float) -> str:
 def _load_network(inst: Instance, generated: bytes | None):
     """The instance's network: its file, or the ONNX bytes of a generated one, which the driver
     made once and sent along (no file system shared with the driver needed for those)."""
-    from ... import api
     if generated is None:
         return api.load(inst.network)
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,7 +122,6 @@ def _tags(inst: Instance, ranges: dict, max_big_m: float, check_ok: bool) -> str
 def _exact_check(mps: bytes, mip, x) -> dict:
     """Re-check the solver's solution against the constraints of the instance *file*, in exact
     rational arithmetic (lipc.bench.exact_check); returns the record fields."""
-    from .exact_check import check_file
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "instance.mps.gz"
@@ -142,10 +144,6 @@ def build_one(inst: Instance, generated: bytes | None, time_limit: float | None,
 
 def _build_one(inst: Instance, generated: bytes | None, time_limit: float | None, solver: str,
                easy_seconds: float) -> dict:
-    from ... import api
-    from ...compiler.pipeline import CompileOptions
-    from ...emit import WRITERS
-    from ...solvers import SolveOptions
 
     net = _load_network(inst, generated)
     copts = CompileOptions(bounds=inst.bounds, formulation=inst.formulation,

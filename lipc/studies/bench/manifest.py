@@ -30,6 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import LipcError
+from ...bounds import BOUND_METHODS
+from ...lowering import FORMULATIONS
+from ...util.fingerprint import fingerprint
+from ..training import REGULARIZERS, mlp_onnx_bytes, synthetic_clusters, train_mlp
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _KEYS = {"name", "network", "domain", "output", "output_norm", "input_norm", "formulation",
@@ -51,7 +55,6 @@ class Instance:
     def key(self) -> str:
         """A digest of what determines the instance file (for resume): the entry and the
         contents of the network and of every file its specs name."""
-        from ...util.fingerprint import fingerprint
         return fingerprint(asdict(self))
 
 
@@ -94,7 +97,6 @@ def parse_random(spec: str) -> tuple[list[int], int]:
 
 def random_onnx_bytes(spec: str) -> bytes:
     """The ONNX file of ``random:SIZES:SEED`` (float64; deterministic bytes)."""
-    from ..training import mlp_onnx_bytes
 
     sizes, seed = parse_random(spec)
     rng = np.random.default_rng(seed)
@@ -114,7 +116,6 @@ def random_file_name(spec: str) -> str:
 def parse_trained(spec: str) -> tuple[list[int], int, int, str, float]:
     """``trained:SIZES:SEED[:EPOCHS[:REGULARIZER[:STRENGTH]]]`` -> its parts; LipcError when
     malformed.  Defaults: 600 epochs, no regulariser, strength 0 (FGSM: the strength is eps)."""
-    from ..training import REGULARIZERS
     parts = spec.split(":")
     try:
         if not 3 <= len(parts) <= 6 or parts[0] != "trained":
@@ -136,7 +137,6 @@ def parse_trained(spec: str) -> tuple[list[int], int, int, str, float]:
 def trained_onnx_bytes(spec: str) -> bytes:
     """A ReLU MLP trained (plain numpy, seeded: lipc.training) on the synthetic cluster data
     set of the LipMIP paper's experiments, in [0,1]^d with the network's input size d."""
-    from ..training import mlp_onnx_bytes, synthetic_clusters, train_mlp
     sizes, seed, epochs, reg, strength = parse_trained(spec)
     X, y = synthetic_clusters(seed, dim=sizes[0])
     kw = dict(fgsm_eps=strength) if reg == "fgsm" else dict(strength=strength)
@@ -203,8 +203,6 @@ def load_manifest(path: str | Path) -> Manifest:
         raise _err(path, "expected a [defaults] table and at least one [[instance]]")
     if set(defaults) - (_KEYS - {"name"}):
         raise _err(path, f"unknown keys in [defaults]: {sorted(set(defaults) - _KEYS)}")
-    from ...bounds import BOUND_METHODS
-    from ...lowering import FORMULATIONS
     out, seen = [], set()
     for i, entry in enumerate(raw):
         if not isinstance(entry, dict):
