@@ -98,6 +98,24 @@ def test_paper_model_structure(tmp_path):
     assert low1.mip.meta["binaries"] > fwd_unstable + sign_open      # + argmax binaries
 
 
+
+def test_paper_objective_follows_the_query_norm(tmp_path):
+    """The paper's objective gadget takes the gradient norm from the query (reaching lowering),
+    not from probing the graph: an output norm keeps one gradient vector and is exact against
+    the oracle's per-output maximum; a weighted input norm (no original LipMIP objective) is
+    refused with a clear error."""
+    rng = np.random.default_rng(11)
+    Ws, bs = random_mlp(rng, [3, 6, 5, 2])
+    net = lipc.load(save_mlp(tmp_path / "n.onnx", Ws, bs))
+    lo, hi = np.full(3, 0.2), np.full(3, 0.7)
+    opts = CompileOptions(formulation="paper")
+    per_output = lipschitz_many(Ws, bs, lo, hi, queries=[(np.eye(2)[i], "inf") for i in range(2)])
+    res = lipc.solve(net, Domain(lo, hi), None, "linf", output_norm="linf",
+                     compile_options=opts)
+    assert res.status == "optimal" and res.value == pytest.approx(max(per_output), rel=1e-6)
+    with pytest.raises(lipc.QueryError, match="paper encodes only"):
+        lipc.compile(net, Domain(lo, hi), "0-1", "linf:1,2,3", compile_options=opts)
+
 def test_cli_formulation_and_bounds_flags(tmp_path, capsys):
     from lipc.cli.main import main
     rng = np.random.default_rng(4)

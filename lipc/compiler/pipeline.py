@@ -122,7 +122,10 @@ def build_problem(network: Network, domain: Domain, query: Query,
 
 def lower_problem(p: Problem) -> Lowered:
     t0 = time.perf_counter()
-    low = lower(p.graph, p.objective, name=p.network.name, formulation=p.options.formulation)
+    norm = p.query.input_norm
+    dual = None if norm.L is not None else {"sum": "l1", "max": "linf"}[norm.reduce]
+    low = lower(p.graph, p.objective, name=p.network.name, formulation=p.options.formulation,
+                dual_norm=dual)
     p.timings["lower"] = time.perf_counter() - t0
     return low
 

@@ -19,6 +19,9 @@ FORMULATIONS: dict[str, dict[type, Callable[[Builder, str, object], Values]]] = 
 }
 
 
-def lower(graph: IRGraph, objective: str, name: str = "lipc", formulation: str = "lipc") -> Lowered:
-    """Lower the nodes the objective depends on with the rules of ``formulation``."""
-    return lower_with(FORMULATIONS[formulation], graph, objective, name)
+def lower(graph: IRGraph, objective: str, name: str = "lipc", formulation: str = "lipc",
+          dual_norm: str | None = None) -> Lowered:
+    """Lower the nodes the objective depends on with the rules of ``formulation``;
+    ``dual_norm`` ("l1" / "linf") is the query's norm of the gradient, for rules (the paper's
+    objective gadget) that encode that norm directly."""
+    return lower_with(FORMULATIONS[formulation], graph, objective, name, dual_norm)

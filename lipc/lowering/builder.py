@@ -54,6 +54,8 @@ class Builder:
     dropped_tiny: int = 0
     max_big_m: float = 0.0
     min_big_m: float = float("inf")      # smallest nonzero |M| (the big-M range, for libraries)
+    dual_norm: str | None = None         # the objective's norm of the gradient, "l1" or "linf",
+                                         # from the query; None: weighted, or no gradient norm
 
     def new_cols(self, node: str, entries: np.ndarray, lo, hi, integer: bool) -> np.ndarray:
         """Columns for ``entries`` of ``node`` (named ``<node>_<entry>``); returns their indices."""
@@ -146,10 +148,11 @@ class Lowered:
         return np.where(v.var, x[np.maximum(v.cols, 0)] if x.size else 0.0, v.vals)
 
 
-def lower_with(rules: dict, graph: IRGraph, objective: str, name: str = "lipc") -> Lowered:
+def lower_with(rules: dict, graph: IRGraph, objective: str, name: str = "lipc",
+               dual_norm: str | None = None) -> Lowered:
     """Lower the nodes the objective depends on (dead nodes are never materialised)."""
     keep = graph.needed(objective, *[n for c in graph.constraints for n in c.nodes])
-    b = Builder(graph, keep)
+    b = Builder(graph, keep, dual_norm=dual_norm)
     for node in graph.topo():
         if node in keep:
             op = graph.op(node)

@@ -30,7 +30,6 @@ from typing import Callable
 import numpy as np
 
 from ..errors import QueryError
-from ..core.interpret import EVAL_RULES
 from ..core.ir import Affine, Conditional, Const, Input, IRGraph, Switch
 from .builder import Builder, Values
 from .rules import LOWERING_RULES, lower_affine, lower_conditional, mccormick_rows
@@ -145,9 +144,10 @@ def _paper_switch(b: Builder, name: str, op: Switch) -> Values:
 
 # ---------------------------------------------------------------------- the objective gadget
 
-def _norm_structure(graph: IRGraph, objective: str) -> tuple[str, str]:
-    """(gradient node, dual norm 'l1' | 'linf') of the norm-stage subgraph under the objective,
-    recognised by evaluating it on random vectors (independent of how it was built)."""
+def _norm_structure(b: Builder, objective: str) -> tuple[str, str]:
+    """(gradient node, dual norm 'l1' | 'linf') under the objective: the norm comes from the
+    query (``Builder.dual_norm``); the graph must hold the norm of exactly one gradient vector."""
+    graph = b.graph
     norm_nodes = [n for n in graph.topo() if graph.stage(n) == "norm"
                   and n in graph.needed(objective)]
     outside = {s for n in norm_nodes for s in graph.op(n).sources()
@@ -156,24 +156,15 @@ def _norm_structure(graph: IRGraph, objective: str) -> tuple[str, str]:
     if len(outside) != 1:
         raise QueryError("--formulation paper encodes only the l1 and l_inf norms of one "
                          "gradient vector (the original LipMIP objectives)")
-    g = outside.pop()
-    rng = np.random.default_rng(0)
-    G = rng.standard_normal((graph.size(g), 7))
-    vals = {g: G, "__batch__": G.shape[1]}
-    for n in norm_nodes:
-        op = graph.op(n)
-        vals[n] = EVAL_RULES[type(op)](op, vals)
-    out = np.asarray(vals[objective])[0]
-    for kind, want in (("l1", np.abs(G).sum(axis=0)), ("linf", np.abs(G).max(axis=0))):
-        if np.allclose(out, want, rtol=1e-12, atol=1e-12):
-            return g, kind
-    raise QueryError("--formulation paper encodes only the l1 and l_inf norms of the gradient "
-                     "(the original LipMIP objectives)")
+    if b.dual_norm not in ("l1", "linf"):
+        raise QueryError("--formulation paper encodes only the l1 and l_inf norms of the gradient "
+                         "(the original LipMIP objectives)")
+    return outside.pop(), b.dual_norm
 
 
 def _objective(b: Builder, name: str) -> Values:
     graph = b.graph
-    g, kind = _norm_structure(graph, name)
+    g, kind = _norm_structure(b, name)
     gv, gb = b.values[g], graph.bounds[g]
     d = graph.size(g)
     l, u = gb.lo, gb.hi
