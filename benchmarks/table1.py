@@ -5,7 +5,7 @@
 * Synthetic: [10, 20, 30, 20, 2] trained on a random-cluster data set in [0, 1]^10, evaluated
   over the unit hypercube (as in the paper).
 
-Both nets are trained with plain numpy (lipc.training: full-batch Adam, cross-entropy), seeded.
+Both nets are trained with plain numpy (lipc.studies.training: full-batch Adam, cross-entropy), seeded.
 For each instance ``lipc.compare`` runs every estimator on the margin f0 - f1 with the l_inf
 input norm; relative errors are against LipMIP's exact value (instances LipMIP does not solve
 within the time limit are reported, and left out of the averages).  Writes
@@ -51,7 +51,7 @@ def digits(seed):
 
 
 def synthetic(seed, n=300, k=10):
-    """The net trained on lipc.training.synthetic_clusters(seed): random clusters in [0,1]^10."""
+    """The net trained on lipc.studies.training.synthetic_clusters(seed): random clusters in [0,1]^10."""
     X, y = synthetic_clusters(seed, n=n, dim=10, k=k)
     return train_mlp(X, y, [10, 20, 30, 20, 2], seed)
 

@@ -1,4 +1,4 @@
-"""Emitters: write a :class:`~lipc.mip.FlatMIP` as a file any MIP solver reads the same way.
+"""Emitters: write a :class:`~lipc.core.mip.FlatMIP` as a file any MIP solver reads the same way.
 
 One table, :data:`WRITERS`, maps a file suffix to a writer ``(mip, binary stream) -> None``;
 :func:`write` picks the writer by the longest matching suffix and writes atomically, so a crash or

@@ -1,4 +1,4 @@
-"""lipc.bench.exact_check: the exact (rational) MPS solution checker behind ``=opt=`` values."""
+"""lipc.studies.bench.exact_check: the exact (rational) MPS solution checker behind ``=opt=`` values."""
 import gzip
 import math
 from fractions import Fraction

@@ -1,4 +1,4 @@
-"""lipc.training: seeded plain-numpy MLP training, its regularisers, checkpoints and ONNX export."""
+"""lipc.studies.training: seeded plain-numpy MLP training, its regularisers, checkpoints and ONNX export."""
 from __future__ import annotations
 
 import numpy as np
@@ -34,7 +34,7 @@ def test_synthetic_clusters_unchanged():
 
 
 def test_train_none_matches_old_table1_train():
-    """The networks of benchmarks/table1.py are unchanged by the move into lipc.training: values
+    """The networks of benchmarks/table1.py are unchanged by the move into lipc.studies.training: values
     its old train() gave (checked bit for bit against a verbatim copy of it when the code moved;
     compared to 1e-9 here, as BLAS kernels may round differently on another CPU)."""
     X, y = synthetic_clusters(101)

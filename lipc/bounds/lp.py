@@ -1,10 +1,10 @@
 """Optimisation-based bound tightening (OBBT): LP per open entry, and time-budgeted MIP.
 
-``lp``: the same walk as :mod:`lipc.bounds` and :mod:`lipc.bounds_symbolic` (symbolic bounds
+``lp``: the same walk as :mod:`lipc.bounds.interval` and :mod:`lipc.bounds.symbolic` (symbolic bounds
 first), but each node that matters (the input of a conditional or of a switch with an open gate)
 is tightened by minimising and maximising each of its open entries over the LP relaxation of
 *everything before it*.  The relaxation is built incrementally with lipc's own lowering rules
-(:data:`lipc.lower.LOWERING_RULES`, so it is exactly the relaxation of the MIP that will be
+(:data:`lipc.lowering.rules.LOWERING_RULES`, so it is exactly the relaxation of the MIP that will be
 written, with the bounds found so far as its big-M constants), pushed into one HiGHS model that
 is re-solved warm for every objective.
 

@@ -29,7 +29,7 @@ class CompileOptions:
 
     bounds: str = "auto"               # a key of BOUND_METHODS
     formulation: str = "lipc"          # a key of lipc.lowering.FORMULATIONS
-    passes: bool = True                # IR passes after bounds (lipc.passes; never for "paper")
+    passes: bool = True                # IR passes after bounds (lipc.compiler.passes; never for "paper")
 
 
 @dataclass

@@ -26,7 +26,7 @@ from .sparse import CSR
 @dataclass(frozen=True, eq=False)
 class Term:
     """One summand W @ x of an affine node; ``weight`` is a dense 2-D array, a 1-D array (a
-    diagonal: an elementwise scale) or a :class:`~lipc.sparse.CSR` matrix (convolutions,
+    diagonal: an elementwise scale) or a :class:`~lipc.core.sparse.CSR` matrix (convolutions,
     selections: never densified)."""
 
     src: str

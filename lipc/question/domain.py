@@ -1,6 +1,6 @@
 """Input domains: parsing the user's spelling and checking the set is bounded and non-empty.
 
-A domain is a :class:`~lipc.linear_set.LinearSet`: a box (what bound inference starts from) plus,
+A domain is a :class:`~lipc.question.linear_set.LinearSet`: a box (what bound inference starts from) plus,
 for the non-box kinds, linear rows (with auxiliary variables for the l1 ball).  The
 specification strings are a table ``{kind: parser}``:
 

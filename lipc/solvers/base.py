@@ -1,6 +1,6 @@
 """What every MIP back end shares: options, the one result type, statuses, progress, the registry.
 
-A back end turns a :class:`~lipc.mip.FlatMIP` (always a maximisation) into a
+A back end turns a :class:`~lipc.core.mip.FlatMIP` (always a maximisation) into a
 :class:`SolverOutcome`.  Native solver packages are imported lazily, inside ``solve``: importing
 lipc never needs more than python-mip (CBC), and a back end whose package is absent is reported
 with the package to install instead of an ``ImportError``.

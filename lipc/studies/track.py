@@ -14,7 +14,7 @@ manifest::
     series = "l2"                   # optional: else the name of the file's folder
 
 A *series* is one training run (the plot draws a line per series and method); the *step* orders
-checkpoints within it.  Jobs run on lipc.workers (local processes or a Dask scheduler).  Each
+checkpoints within it.  Jobs run on lipc.studies.workers (local processes or a Dask scheduler).  Each
 finished row is written at once to ``OUT/rows/`` under a key of the checkpoint's bytes and the
 question, so an interrupted run resumes where it stopped; ``OUT/track.csv`` and
 ``OUT/track.json`` are written at the end.

@@ -6,9 +6,9 @@
     for q in prog.queries:
         print(q.label, solve_query(q).value)
 
-The pieces: ``grammar/lipc.lark`` (the grammar, installed as ``lipc.grammar``), lipc.dsl_parse
-(text → tree, located errors), lipc.dsl_eval (the iterative walker, constants and the numpy
-reference evaluator), lipc.dsl_build (tree → IR, queries → networks), lipc.dsl_print
+The pieces: ``grammar/lipc.lark`` (the grammar, installed as ``lipc.grammar``), lipc.frontends.dsl.parse
+(text → tree, located errors), lipc.frontends.dsl.eval (the iterative walker, constants and the numpy
+reference evaluator), lipc.frontends.dsl.build (tree → IR, queries → networks), lipc.frontends.dsl.printer
 (IR → text).
 A query's network goes through the same api/compiler path as an ONNX model.
 """

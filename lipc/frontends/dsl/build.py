@@ -4,12 +4,12 @@ Symbolic vectors are kept as *affine forms* (:class:`Lin`: a sum of weight matri
 IR nodes, plus a bias) and become an ``Affine`` node only when a nonlinearity, an ONNX call or a
 query needs a node.  So ``relu(W @ x + b)`` is exactly one affine, one conditional and one switch,
 as an ONNX Gemm + Relu is, and chains of affine operations (indexing, sums, scalings) fold into
-one node.  abs and max are the compositions of lipc.norms (abs_node, max_node), elementwise
+one node.  abs and max are the compositions of lipc.question.norms (abs_node, max_node), elementwise
 max(a, b) = b + relu(a - b).
 
 A program becomes one IR graph; each query (and the ``output`` statement) gets a
-:class:`~lipc.network.Network` on the part of the graph its expression needs, whose
-``reference`` evaluates the program text with numpy (lipc.dsl_eval.Reference), not the IR.
+:class:`~lipc.core.network.Network` on the part of the graph its expression needs, whose
+``reference`` evaluates the program text with numpy (lipc.frontends.dsl.eval.Reference), not the IR.
 """
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ class Builder(Interpreter):
         return lin.node
 
     def _composed(self, make, node: str) -> Lin:
-        """Run a lipc.norms composition, re-staging its new nodes as forward nodes."""
+        """Run a lipc.question.norms composition, re-staging its new nodes as forward nodes."""
         first = self.graph.mark
         out = make(self.graph, node)
         for k in range(first, self.graph.mark):
@@ -216,7 +216,7 @@ _DOMAIN_PARAMS = {"box": ("lo", "hi"), "linf": ("center", "radius", "lo", "hi"),
 
 
 def make_domain(value, dim: int, base: Path) -> Domain:
-    """A Domain from a domain value of the language, through lipc.domain's own parsers."""
+    """A Domain from a domain value of the language, through lipc.question.domain's own parsers."""
     if isinstance(value, str):
         return parse_domain(value, dim, base)
     if not isinstance(value, DomainSpec):

@@ -9,10 +9,10 @@ keyed by grammar rule, constant folding, and the shape checks that decide what a
 * :class:`Reference` (this module) evaluates symbolic vectors as numpy batches ``(B, n)``
   directly: ``relu`` is ``np.maximum``, indexing is numpy indexing, an ONNX call runs the ONNX
   model's own reference evaluator.  It is the network's independent ``reference`` evaluator.
-* ``lipc.dsl_build.Builder`` lowers them to IR nodes (affine / conditional / switch).
+* ``lipc.frontends.dsl.build.Builder`` lowers them to IR nodes (affine / conditional / switch).
 
 Evaluation is an explicit-stack post-order walk, so long expressions cannot hit Python's recursion
-limit.  Every rule runs inside :func:`~lipc.dsl_parse.located`, so errors carry the position of
+limit.  Every rule runs inside :func:`~lipc.frontends.dsl.parse.located`, so errors carry the position of
 the innermost expression.
 """
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Sym:
 class Func:
     """An ONNX model used as a function: ``f = onnx("net.onnx")``."""
 
-    network: object          # lipc.network.Network
+    network: object          # lipc.core.network.Network
     path: str
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
@@ -55,7 +55,7 @@ class Func:
 @dataclass
 class DomainSpec:
     """``box(lo, hi)``, ``linf(center, radius[, lo, hi])``, ``l1(...)``,
-    ``polytope(A, b[, lo, hi])``; turned into a :class:`~lipc.domain.Domain` once the input
+    ``polytope(A, b[, lo, hi])``; turned into a :class:`~lipc.question.domain.Domain` once the input
     dimension is known."""
 
     kind: str

@@ -1,9 +1,9 @@
 """Benchmark MIP libraries (issue 7): ``lipc bench build`` and ``lipc bench solve``.
 
-lipc.bench.manifest reads the TOML manifest, lipc.bench.build compiles, solves and writes the
-library (``instances/*.mps.gz``, ``<lib>.solu``, ``<lib>.csv``), lipc.bench.resolve re-solves it
-with HiGHS or CBC, lipc.bench.exact_check re-checks reference solutions in rational arithmetic and
-lipc.bench.readme describes the library.  Jobs run on lipc.workers (processes or Dask).
+lipc.studies.bench.manifest reads the TOML manifest, lipc.bench.build compiles, solves and writes the
+library (``instances/*.mps.gz``, ``<lib>.solu``, ``<lib>.csv``), lipc.studies.bench.resolve re-solves it
+with HiGHS or CBC, lipc.studies.bench.exact_check re-checks reference solutions in rational arithmetic and
+lipc.studies.bench.readme describes the library.  Jobs run on lipc.studies.workers (processes or Dask).
 """
 from __future__ import annotations
 

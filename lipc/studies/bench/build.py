@@ -11,7 +11,7 @@ Layout of the output directory::
     <lib>.csv                    sizes, big-M and coefficient ranges, status, tags, values
     README.md                    what the library holds and how it was made
 
-Workers (local processes or a Dask cluster, lipc.workers) compile and solve; only this driver
+Workers (local processes or a Dask cluster, lipc.studies.workers) compile and solve; only this driver
 writes, each file atomically (temp file + rename), so an interrupted build leaves no partial file
 (temp files of a killed run are removed on the next) and running it again skips each instance
 whose file and record exist and match the manifest entry.  Every file except results/ is
@@ -19,7 +19,7 @@ byte-identical across builds, worker counts and schedulers: compilation is deter
 gzip header carries no name or time, and no timing goes into the summaries.
 
 An ``=opt=`` line is written only after the solver's solution has been re-checked against the
-constraints of the written file in exact rational arithmetic (lipc.bench.exact_check, MIPLIB's
+constraints of the written file in exact rational arithmetic (lipc.studies.bench.exact_check, MIPLIB's
 1e-9 tolerances); its value is the file's objective recomputed exactly at that solution.  A
 solution failing the check gives ``=unkn=`` and the tag ``numerics``.
 """
@@ -121,7 +121,7 @@ def _tags(inst: Instance, ranges: dict, max_big_m: float, check_ok: bool) -> str
 
 def _exact_check(mps: bytes, mip, x) -> dict:
     """Re-check the solver's solution against the constraints of the instance *file*, in exact
-    rational arithmetic (lipc.bench.exact_check); returns the record fields."""
+    rational arithmetic (lipc.studies.bench.exact_check); returns the record fields."""
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "instance.mps.gz"

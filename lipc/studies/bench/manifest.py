@@ -18,7 +18,7 @@ self-contained; the table GENERATORS maps a family to its parser, bytes and file
 * ``random:SIZES:SEED`` (SIZES like 3-6-6-2 or 3,6,6,2): a float64 ReLU MLP with the uniform
   +-1/sqrt(fan_in) initialisation, drawn from numpy's default_rng(SEED);
 * ``trained:SIZES:SEED[:EPOCHS[:REGULARIZER[:STRENGTH]]]``: the same shape trained with
-  lipc.training on the paper's synthetic cluster data (regulariser none, l2, l1 or fgsm).
+  lipc.studies.training on the paper's synthetic cluster data (regulariser none, l2, l1 or fgsm).
 """
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ def parse_trained(spec: str) -> tuple[list[int], int, int, str, float]:
 
 
 def trained_onnx_bytes(spec: str) -> bytes:
-    """A ReLU MLP trained (plain numpy, seeded: lipc.training) on the synthetic cluster data
+    """A ReLU MLP trained (plain numpy, seeded: lipc.studies.training) on the synthetic cluster data
     set of the LipMIP paper's experiments, in [0,1]^d with the network's input size d."""
     sizes, seed, epochs, reg, strength = parse_trained(spec)
     X, y = synthetic_clusters(seed, dim=sizes[0])
