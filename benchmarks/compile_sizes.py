@@ -17,7 +17,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 import lipc
-from lipc.compiler import CompileOptions
+from lipc.compiler.pipeline import CompileOptions
 from lipc.emit import write
 
 

@@ -3,7 +3,7 @@
 Prints one table: the wall time of ``lipc bench build`` for each worker count (and their ratio,
 measured in the same run because the machine is shared), whether the two libraries are
 byte-identical, the library's easy/hard/open counts, and per instance its size, status and the
-time of the exact rational re-check of its reference solution (lipc.bench.exact_check).
+time of the exact rational re-check of its reference solution (lipc.studies.bench.exact_check).
 
     python benchmarks/library_build.py [benchmarks/libraries/lipmip-mini.toml] [-t 120]
 """
@@ -15,8 +15,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from lipc.bench.build import build
-from lipc.workers import Parallelism
+from lipc.studies.bench.build import build
+from lipc.studies.workers import Parallelism
 
 HERE = Path(__file__).resolve().parent
 

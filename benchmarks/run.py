@@ -34,12 +34,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))          # netgen: ONNX files from weight arrays
 
 import lipc                                        # noqa: E402
-from lipc.compiler import CompileOptions           # noqa: E402
-from lipc.domain import Domain                     # noqa: E402
-from netgen import random_mlp, save_mlp            # noqa: E402
+from lipc.compiler.pipeline import CompileOptions           # noqa: E402
+from lipc.question.domain import Domain                     # noqa: E402
+from lipc.frontends.onnx.writer import random_mlp, save_mlp            # noqa: E402
 
 METHODS = ["interval", "symbolic", "lp", "mip"]
 
@@ -159,20 +158,20 @@ def solve(inst: dict, options: CompileOptions, time_limit: float) -> dict:
 
 
 def unstable_counts(inst: dict, mip_budget: float) -> dict:
-    import lipc.bounds_lp as BL
+    import lipc.bounds.lp as BL
 
     net = lipc.load(inst["path"])
     dom = Domain(inst["lo"], inst["hi"])
     out = {}
     for meth in METHODS:
-        saved = lipc.compiler.BOUND_METHODS["mip"]
-        lipc.compiler.BOUND_METHODS["mip"] = lambda g: BL.infer_mip(g, budget=mip_budget)
+        saved = lipc.bounds.BOUND_METHODS["mip"]
+        lipc.bounds.BOUND_METHODS["mip"] = lambda g: BL.infer_mip(g, budget=mip_budget)
         try:
             t0 = time.perf_counter()
             p = lipc.problem(net, dom, "0-1", "linf", CompileOptions(bounds=meth, passes=False))
             dt = time.perf_counter() - t0
         finally:
-            lipc.compiler.BOUND_METHODS["mip"] = saved
+            lipc.bounds.BOUND_METHODS["mip"] = saved
         u = p.stats()["unstable"]
         gb = p.graph.bounds[p.gradient]
         out[meth] = dict(forward=u.get("forward", 0), norm=u.get("norm", 0), seconds=dt,

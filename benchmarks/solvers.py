@@ -38,14 +38,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))          # netgen: ONNX files from weight arrays
 
 import lipc                                        # noqa: E402
-from lipc.compiler import CompileOptions           # noqa: E402
-from lipc.domain import Domain                     # noqa: E402
-from lipc.errors import SolverError                # noqa: E402
+from lipc.compiler.pipeline import CompileOptions  # noqa: E402
+from lipc.question.domain import Domain             # noqa: E402
+from lipc.errors import SolverError                 # noqa: E402
 from lipc.solvers import REGISTRY, SolveOptions, auto_order   # noqa: E402
-from netgen import random_mlp, save_mlp            # noqa: E402
+from lipc.frontends.onnx.writer import random_mlp, save_mlp            # noqa: E402
 
 RADII = (0.05, 0.1)
 

@@ -5,7 +5,7 @@
 * Synthetic: [10, 20, 30, 20, 2] trained on a random-cluster data set in [0, 1]^10, evaluated
   over the unit hypercube (as in the paper).
 
-Both nets are trained with plain numpy (lipc.training: full-batch Adam, cross-entropy), seeded.
+Both nets are trained with plain numpy (lipc.studies.training: full-batch Adam, cross-entropy), seeded.
 For each instance ``lipc.compare`` runs every estimator on the margin f0 - f1 with the l_inf
 input norm; relative errors are against LipMIP's exact value (instances LipMIP does not solve
 within the time limit are reported, and left out of the averages).  Writes
@@ -19,19 +19,17 @@ from __future__ import annotations
 import argparse
 import csv
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
 
 import lipc                                        # noqa: E402
-from lipc.domain import Domain                     # noqa: E402
-from lipc.training import synthetic_clusters, train_mlp  # noqa: E402
-from netgen import save_mlp                        # noqa: E402
+from lipc.question.domain import Domain                     # noqa: E402
+from lipc.studies.training import synthetic_clusters, train_mlp  # noqa: E402
+from lipc.frontends.onnx.writer import save_mlp                        # noqa: E402
 
 PAPER = {   # method: (guarantee, MNIST rel. err., synthetic rel. err.) from the paper's Table 1
     "randomlb": ("lower", "-41.96%", "-32.68%"), "clever": ("heuristic", "-36.97%", "+28.45%"),
@@ -53,7 +51,7 @@ def digits(seed):
 
 
 def synthetic(seed, n=300, k=10):
-    """The net trained on lipc.training.synthetic_clusters(seed): random clusters in [0,1]^10."""
+    """The net trained on lipc.studies.training.synthetic_clusters(seed): random clusters in [0,1]^10."""
     X, y = synthetic_clusters(seed, n=n, dim=10, k=k)
     return train_mlp(X, y, [10, 20, 30, 20, 2], seed)
 

@@ -1,4 +1,4 @@
-"""Emitters: write a :class:`~lipc.mip.FlatMIP` as a file any MIP solver reads the same way.
+"""Emitters: write a :class:`~lipc.core.mip.FlatMIP` as a file any MIP solver reads the same way.
 
 One table, :data:`WRITERS`, maps a file suffix to a writer ``(mip, binary stream) -> None``;
 :func:`write` picks the writer by the longest matching suffix and writes atomically, so a crash or
@@ -16,7 +16,7 @@ import stat
 from typing import BinaryIO, Callable
 
 from lipc.errors import LipcError
-from lipc.mip import FlatMIP
+from lipc.core.mip import FlatMIP
 
 from .lp import lp_chunks, write_lp
 from .mps import mps_chunks, write_mps

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from lipc.errors import LipcError, NumericError
-from lipc.mip import FlatMIP
+from lipc.core.mip import FlatMIP
 
 BIG = 1e20          # HiGHS and SCIP read finite |v| >= 1e20 as infinite; GLPK takes it literally
 TINY = 1e-9         # HiGHS and SCIP silently drop coefficients with |a| < 1e-9

@@ -12,7 +12,7 @@ from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 
-from lipc.mip import FlatMIP
+from lipc.core.mip import FlatMIP
 
 from .canon import Canon, canonical, finite_texts, fresh_name, row_kinds
 

@@ -13,7 +13,7 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from lipc.mip import FlatMIP
+from lipc.core.mip import FlatMIP
 
 from .canon import Canon, canonical, check_numbers, finite_texts, row_kinds, texts
 

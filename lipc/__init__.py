@@ -1,9 +1,9 @@
 """lipc: compile ReLU networks into mixed-integer programs for exact local Lipschitz constants."""
 from .api import LipschitzResult, compare, compile, estimate, load, problem, solve
 from .solvers import SolveOptions
-from .certify import Ball, CertifyResult, certify
-from .compiler import CompileOptions
-from .domain import Domain, box_domain, parse_domain
+from .verify.certify import Ball, CertifyResult, certify
+from .compiler.pipeline import CompileOptions
+from .question.domain import Domain, box_domain, parse_domain
 from .errors import (DomainError, LipcError, ModelError, NumericError, QueryError, ShapeError,
                      SolverError, UnsupportedOpError)
 

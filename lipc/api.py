@@ -7,383 +7,25 @@
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
+from .compiler.entry import compile, problem
+from .compiler.pipeline import CompileOptions
+from .errors import LipcError, QueryError
+from .estimators import ESTIMATORS, Context
+from .frontends import load, network_of
+from .frontends.dsl import DSLQuery, query_domain
+from .core.network import Network
+from .question.domain import Domain, parse_domain
+from .solvers import SolveOptions
+from .verify.ranges import RangeResult, compile_range, range_problem, solve_range
+from .verify.settle import LipschitzResult, solve, solve_compiled
 
-from .solvers import SolveOptions, solve_mip
-from .compiler import CompileOptions, Problem, build_problem, lower_problem
-from .domain import Domain, parse_domain
-from .errors import LipcError
-from .lower import Lowered
-from .network import Network
-from .onnx_frontend import load_onnx
-from .query import Query
-from .witness import Witness, verify
-
-FRONTENDS = {".onnx": load_onnx}
-
-
-def _load_lipc(path: str | Path, output_node: str | None = None) -> Network:
-    """A lipc program (.lipc): its `output` network, or the query named ``output_node``."""
-    from .dsl import load_network
-    return load_network(path, output_node)
-
-
-FRONTENDS[".lipc"] = _load_lipc
-
-# the default relative tolerance that closes an interval: [lower, upper] proves a value when
-# upper - lower <= RELATIVE_TOLERANCE * max(|lower|, |upper|).  Relative to the problem's own
-# scale, never to 1: the answer to a question must not depend on the units of the output.
-RELATIVE_TOLERANCE = 1e-6
-
-
-def _close(lo: float | None, hi: float | None, tol: float = RELATIVE_TOLERANCE) -> bool:
-    """lo and hi agree to ``tol`` relative to their own magnitude (both 0 agree)."""
-    return lo is not None and hi is not None and \
-        abs(hi - lo) <= tol * max(abs(lo), abs(hi))
-
-
-def load(path: str | Path, output_node: str | None = None) -> Network:
-    """Load a network file by its suffix; ``output_node`` cuts an ONNX graph at that tensor."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in FRONTENDS:
-        raise LipcError(f"cannot load {path}: unknown model format {suffix!r}; "
-                        f"supported: {', '.join(FRONTENDS)}")
-    if output_node is not None:
-        return FRONTENDS[suffix](path, output_node=output_node)
-    return FRONTENDS[suffix](path)
-
-
-def _network(net: Network | str | Path) -> Network:
-    return net if isinstance(net, Network) else load(net)
-
-
-def problem(net: Network | str | Path, domain: Domain | str, output: str | None = None,
-            input_norm: str = "linf", compile_options: CompileOptions | None = None,
-            output_norm: str | None = None, normalize: bool = False) -> Problem:
-    """Build and annotate the IR of a Lipschitz query (nothing lowered yet).
-
-    ``output`` selects one scalar function <c, f>; ``output_norm`` instead asks for the
-    Lipschitz constant of the vector f under that norm (linf, l1, margin, margin:T).
-    ``normalize`` scales a fixed c by an exact power of two (``Problem.scale_exp``): to max
-    |c_i| in [1, 2), then, when the bound passes' certified bound of the objective is far from
-    1, by that bound's power of two; so the solver's absolute tolerances never meet a tiny or
-    huge objective only because of the output's units or a scaled layer.  :func:`solve`
-    undoes it exactly.
-    """
-    network = _network(net)
-    dom = domain if isinstance(domain, Domain) else parse_domain(domain, network.n_inputs)
-    query = Query.make(network.n_inputs, network.n_outputs, output, input_norm, output_norm,
-                       center_output=lambda: network.reference(dom.center[None, :])[0])
-    c0 = query.output.fixed
-    if not normalize or c0 is None or not np.any(c0):
-        # an output norm's seed set C stays the unit ball: scaling it would make the seed
-        # variables themselves tiny or huge against the solver's tolerances
-        return build_problem(network, dom, query, compile_options)
-    exp = _exponent(np.max(np.abs(c0)))                 # first the units of c ...
-    p = _scaled_problem(network, dom, query, exp, compile_options)
-    bound = _certified_upper(p) if p is not None else None
-    if bound is not None and bound > 0 and abs(_exponent(bound)) > 2:
-        # ... then the scale of the whole backward pass (e.g. a last layer of 1e-6): the
-        # certified bound of the objective tells it; rebuild with C scaled to bring it near 1
-        q = _scaled_problem(network, dom, query, exp + _exponent(bound), compile_options)
-        p = q if q is not None else p
-    return p if p is not None else build_problem(network, dom, query, compile_options)
-
-
-def _exponent(v: float) -> int:
-    """e with v / 2**e in [1, 2)."""
-    return int(np.frexp(v)[1]) - 1
-
-
-def _scaled_problem(network: Network, dom: Domain, query: Query, exp: int,
-                    compile_options: CompileOptions | None) -> Problem | None:
-    """The problem for the functional c / 2**exp (``scale_exp`` = exp), or None when that
-    scaling is not exact."""
-    out = query.output.scaled(-exp)
-    if out is None:
-        return None
-    p = build_problem(network, dom, replace(query, output=out), compile_options)
-    p.scale_exp = exp
-    return p
-
-
-def compile(net: Network | str | Path, domain: Domain | str, output: str | None = None,
-            input_norm: str = "linf", out: str | Path | None = None,
-            compile_options: CompileOptions | None = None,
-            output_norm: str | None = None, normalize: bool = False
-            ) -> tuple[Problem, Lowered]:
-    """Compile a query to a flat MIP; with ``out``, also write it (format from the suffix)."""
-    p = problem(net, domain, output, input_norm, compile_options, output_norm, normalize)
-    low = lower_problem(p)
-    if out is not None:
-        from .emit import write
-        write(low.mip, out)
-    return p, low
-
-
-@dataclass
-class LipschitzResult:
-    """A Lipschitz constant as a certified interval: never a bare number.
-
-    ``value`` is set only when the solve proved optimality *and* the verified lower bound
-    agrees with the solver's optimum; otherwise read ``lower`` and ``upper``.
-    """
-
-    status: str
-    value: float | None
-    lower: float | None           # verified: a true gradient norm at an interior point
-    upper: float | None           # the solver's dual bound (valid up to its tolerances)
-    incumbent: float | None       # the solver's own objective value
-    gap: float | None
-    seconds: float
-    nodes: int | None
-    solver: str
-    input_norm: str
-    output: str                   # the functional c, or the output norm
-    domain: str
-    stats: dict = field(default_factory=dict)
-    witness: Witness | None = None
-    message: str = ""
-    # the solver's column values (FlatMIP order) behind ``incumbent``: for independent checks
-    # of the solution against the written file (lipc bench); not part of the report
-    columns: np.ndarray | None = field(default=None, repr=False, compare=False)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("columns")
-        return d
-
-
-def _settle(outcome, verified: float | None, certified_upper: float | None = None,
-            user_gap: float = 0.0):
-    """(status, value, upper bound, message) of a maximisation from the solver's outcome, the
-    certified value ``verified`` (a true lower bound, or None) and a rigorous upper bound of
-    the objective from the bound passes (or None).
-
-    The solver's bound is never raised to meet the lower bound.  A solver bound below a
-    certified lower bound (beyond the tolerance) is a wrong solver answer: status
-    ``contradicted`` and the rigorous bound instead.  ``optimal`` needs a certified lower bound
-    and an interval closed to RELATIVE_TOLERANCE; an interval closed only to a looser
-    user gap is ``gap_reached``.
-    """
-    status, value, bound, notes = outcome.status, None, outcome.bound, list(outcome.notes)
-    if bound is not None and certified_upper is not None and bound > certified_upper:
-        bound = certified_upper                 # both are valid upper bounds: keep the tighter
-    if bound is not None and verified is not None and bound < verified \
-            and not _close(verified, bound):
-        notes.append(f"the solver's bound {bound!r} is below the certified lower bound "
-                     f"{verified!r}: the solver's answer is wrong; reporting the rigorous "
-                     f"bound of the bound passes instead")
-        return "contradicted", None, certified_upper, "; ".join(notes)
-    if status == "optimal":
-        if verified is None:
-            status = "unverified"
-            notes.append("the solver's optimum could not be certified on the original network; "
-                         "reporting the interval")
-        elif _close(verified, bound):
-            value = verified
-        elif user_gap > RELATIVE_TOLERANCE and _close(verified, bound, user_gap):
-            status = "gap_reached"
-        else:
-            status = "unverified"
-            notes.append(f"the certified value {verified!r} does not close the interval to the "
-                         f"solver's bound {bound!r}; reporting the interval")
-    return status, value, bound, "; ".join(notes)
-
-
-def _describe_output(p: Problem) -> str:
-    out = p.query.output
-    if out.fixed is not None:
-        return f"<c, f> with c = {np.ldexp(out.fixed, p.scale_exp).tolist()}"
-    return f"f under the {out.name} output norm"
-
-
-def _relative_gap(lo: float | None, hi: float | None) -> float | None:
-    """(hi - lo) relative to the interval's own magnitude; 0 for [0, 0]."""
-    if lo is None or hi is None:
-        return None
-    scale = max(abs(lo), abs(hi))
-    return 0.0 if hi <= lo else (hi - lo) / scale
-
-
-def solve(net: Network | str | Path, domain: Domain | str, output: str | None = None,
-          input_norm: str = "linf", options: SolveOptions | None = None,
-          compile_options: CompileOptions | None = None,
-          output_norm: str | None = None) -> LipschitzResult:
-    """Compute the local Lipschitz constant with a MIP solver (``options.solver``, default the
-    best installed one) and verify the witness."""
-    p, low = compile(net, domain, output, input_norm, compile_options=compile_options,
-                     output_norm=output_norm, normalize=True)
-    return solve_compiled(p, low, options)
-
-
-def _certified_upper(p: Problem) -> float | None:
-    """The bound passes' rigorous upper bound of the objective (outward-rounded)."""
-    bd = p.graph.bounds.get(p.objective)
-    if bd is None or not np.all(np.isfinite(bd.hi)):
-        return None
-    return float(np.max(bd.hi))
-
-
-def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
-                   ) -> LipschitzResult:
-    """Solve an already compiled query (e.g. one just written to a file) and verify it."""
-    opts = options or SolveOptions()
-
-    def accept(o) -> bool:          # a claimed optimum must be reproduced by the verified witness
-        o.check = verify(p, low, o.x)
-        return _close(o.check.value, o.incumbent)
-
-    # infeasible/unbounded answers (numerical failures) are retried inside solve_mip: other
-    # tolerances, then other solvers; it raises SolverError when nothing works
-    outcome = solve_mip(low.mip, opts, accept=accept)
-    witness = outcome.check if outcome.check is not None else (
-        verify(p, low, outcome.x) if outcome.x is not None else None)
-    lower = witness.value if witness is not None else None
-    status, value, upper, message = _settle(outcome, lower, _certified_upper(p), opts.gap)
-    k = p.scale_exp
-    up = (lambda t: None if t is None else float(np.ldexp(t, k)))     # exact: a power of two
-    if k and witness is not None:
-        witness.value = up(witness.value)
-        witness.c = None if witness.c is None else np.ldexp(witness.c, k).tolist()
-        witness.gradient = None if witness.gradient is None else \
-            np.ldexp(witness.gradient, k).tolist()
-    value, lower, upper, incumbent = up(value), up(lower), up(upper), up(outcome.incumbent)
-    mip = low.mip
-    stats = dict(p.stats(), columns=mip.n_cols, rows=mip.n_rows, nonzeros=mip.nnz,
-                 binaries=mip.meta["binaries"], max_big_m=mip.meta["max_big_m"],
-                 timings={k: round(v, 6) for k, v in p.timings.items()},
-                 solver_settings=outcome.settings)
-    return LipschitzResult(status, value, lower, upper, incumbent,
-                           _relative_gap(lower, upper), outcome.seconds, outcome.nodes,
-                           outcome.solver, p.query.input_norm.name, _describe_output(p),
-                           p.domain.description, stats, witness, message, outcome.x)
-
-
-# ---------------------------------------------------------------------- output ranges
-
-_SENSES = {"maximize": 1.0, "max": 1.0, "minimize": -1.0, "min": -1.0}
-
-
-@dataclass
-class RangeResult:
-    """The maximum (or minimum) of a scalar function <c, f(x)> over the domain, as an interval.
-
-    For a maximum ``lower`` is the function at a point ``x`` of the domain, re-evaluated on the
-    original model (verified), and ``upper`` the solver's bound; for a minimum, ``lower`` is the
-    solver's bound and ``upper`` the verified value.  ``value`` only when both agree at optimality.
-    """
-
-    status: str
-    sense: str                    # "maximize" or "minimize"
-    value: float | None
-    lower: float | None
-    upper: float | None
-    incumbent: float | None       # the solver's own objective value (in the query's sense)
-    gap: float | None
-    seconds: float
-    nodes: int | None
-    solver: str
-    output: str
-    domain: str
-    x: list[float] | None = None  # the verified point
-    stats: dict = field(default_factory=dict)
-    message: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def _sense(sense: str) -> tuple[str, float]:
-    key = str(sense).strip().lower()
-    if key not in _SENSES:
-        from .errors import QueryError
-        raise QueryError(f"unknown sense {sense!r}; use maximize or minimize")
-    sign = _SENSES[key]
-    return ("maximize" if sign > 0 else "minimize"), sign
-
-
-def range_problem(net: Network | str | Path, domain: Domain | str, output: str | None = None,
-                  sense: str = "maximize",
-                  compile_options: CompileOptions | None = None) -> Problem:
-    """The forward MIP of max (or min) over the domain of the scalar function ``output``
-    (spelled as for :func:`solve`; omitted for a single-output network)."""
-    from .compiler import build_range_problem
-    from .query import parse_output
-    network = _network(net)
-    dom = domain if isinstance(domain, Domain) else parse_domain(domain, network.n_inputs)
-    _, sign = _sense(sense)
-    c = parse_output(output, network.n_outputs)
-    return build_range_problem(network, dom, sign * c, compile_options)
-
-
-def compile_range(net: Network | str | Path, domain: Domain | str, output: str | None = None,
-                  sense: str = "maximize", out: str | Path | None = None,
-                  compile_options: CompileOptions | None = None) -> tuple[Problem, Lowered]:
-    """Compile a range query; the written file's optimum is the max (or min) itself."""
-    p = range_problem(net, domain, output, sense, compile_options)
-    low = lower_problem(p)
-    if out is not None:
-        from .emit import write
-        write(low.mip, out)
-    return p, low
-
-
-def _range_point(p: Problem, low: Lowered, x_sol):
-    """A point of the domain near the solver's x and the objective there on the reference
-    evaluator: (x, <sign c, f(x)>), or (None, None)."""
-    import numpy as np
-
-    dom = p.domain
-    x = (low.value_of(p.network.input, np.asarray(x_sol)) if p.network.input in low.values
-         else dom.center)                  # an objective that does not depend on the input
-    x = np.clip(x, dom.lo, dom.hi)
-    if dom.n_rows and not dom.contains(x, tol=0.0):
-        from .chebyshev import deepest_point
-        x0, radius = deepest_point(np.zeros((0, dom.dim)), np.zeros(0), dom)
-        if x0 is None or not dom.contains(x0, tol=0.0):
-            return None, None
-        t_in, t_out = 0.0, 1.0                 # bisect towards the domain's deepest point
-        for _ in range(50):
-            t = (t_in + t_out) / 2
-            t_in, t_out = (t, t_out) if dom.contains(x0 + t * (x - x0), tol=0.0) else (t_in, t)
-        x = x0 + t_in * (x - x0)
-    value = float(p.query.output.fixed @ p.network.reference(x[None, :])[0])
-    return x, value
-
-
-def solve_range(net: Network | str | Path, domain: Domain | str, output: str | None = None,
-                sense: str = "maximize", options: SolveOptions | None = None,
-                compile_options: CompileOptions | None = None) -> RangeResult:
-    """max (or min) of a scalar function of the outputs over the domain: the forward MIP alone,
-    verified by re-evaluating the original model at the solver's point."""
-    name, sign = _sense(sense)
-    opts = options or SolveOptions()
-    p, low = compile_range(net, domain, output, name, compile_options=compile_options)
-
-    def accept(o) -> bool:          # a claimed optimum must be attained at a verified point
-        o.check = _range_point(p, low, o.x)
-        return _close(o.check[1], o.incumbent)
-
-    outcome = solve_mip(low.mip, opts, accept=accept)
-    x, v = outcome.check if outcome.check is not None else (
-        _range_point(p, low, outcome.x) if outcome.x is not None else (None, None))
-    status, value, bound, message = _settle(outcome, v, user_gap=opts.gap)
-    flip = (lambda t: None if t is None else sign * t + 0.0)     # the query's sense (no -0.0)
-    lower, upper = (v, bound) if sign > 0 else (flip(bound), flip(v))
-    mip = low.mip
-    stats = dict(p.stats(), columns=mip.n_cols, rows=mip.n_rows, nonzeros=mip.nnz,
-                 binaries=mip.meta["binaries"], max_big_m=mip.meta["max_big_m"],
-                 timings={k: round(t, 6) for k, t in p.timings.items()})
-    c = sign * p.query.output.fixed
-    what = "f" if c.size == 1 and c[0] == 1.0 else f"<c, f> with c = {c.tolist()}"
-    return RangeResult(status, name, flip(value), lower, upper, flip(outcome.incumbent),
-                       _relative_gap(lower, upper),
-                       outcome.seconds, outcome.nodes, outcome.solver, what,
-                       p.domain.description, None if x is None else x.tolist(), stats, message)
+__all__ = ["load", "problem", "compile", "solve", "solve_compiled", "LipschitzResult",
+           "RangeResult", "range_problem", "compile_range", "solve_range", "EstimateResult",
+           "Comparison", "check_question", "estimate", "compare", "solve_query", "compile_query"]
 
 
 # ---------------------------------------------------------------------- estimators (issue 6)
@@ -423,18 +65,13 @@ class Comparison:
 
 def _context(net, domain, output, input_norm, output_norm, samples, seed, options,
              compile_options):
-    from .estimators import Context
-    network = _network(net)
+    network = network_of(net)
     dom = domain if isinstance(domain, Domain) else parse_domain(domain, network.n_inputs)
     return Context(network, dom, output, input_norm, output_norm, samples, seed, options,
                    compile_options)
 
 
 def _estimate(ctx, method: str) -> EstimateResult:
-    import time
-
-    from .errors import QueryError
-    from .estimators import ESTIMATORS
     key = str(method).strip().lower()
     if key not in ESTIMATORS:
         raise QueryError(f"unknown estimator {method!r}; choose from {', '.join(ESTIMATORS)}")
@@ -476,8 +113,6 @@ def compare(net: Network | str | Path, domain: Domain | str,
     """Run several estimators (default: all) on the same question; relative errors against
     lipmip's exact value.  With the default list a method that raises a LipcError (e.g. a
     missing optional extra) gives a row with value None and ``details["error"]``."""
-    from .errors import LipcError
-    from .estimators import ESTIMATORS
     default = methods is None
     if methods is None:
         methods = list(ESTIMATORS)
@@ -508,3 +143,23 @@ def compare(net: Network | str | Path, domain: Domain | str,
     first = results[0] if results else None
     return Comparison(exact, first.input_norm if first else str(input_norm),
                       first.output if first else "", ctx.domain.description, rows)
+
+
+# ---------------------------------------------------------------------- lipc programs
+
+def solve_query(q: DSLQuery, domain=None, options=None, compile_options=None, input_norm=None):
+    """Solve one query: a LipschitzResult (lipschitz) or a RangeResult (maximize/minimize)."""
+    dom = query_domain(q, domain)
+    if q.kind == "lipschitz":
+        return solve(q.network, dom, None, input_norm or q.input_norm, options,
+                     compile_options=compile_options, output_norm=q.output_norm)
+    return solve_range(q.network, dom, None, q.kind, options, compile_options)
+
+
+def compile_query(q: DSLQuery, out=None, domain=None, compile_options=None, input_norm=None):
+    """Compile one query to a flat MIP (and write it to ``out``): (Problem, Lowered)."""
+    dom = query_domain(q, domain)
+    if q.kind == "lipschitz":
+        return compile(q.network, dom, None, input_norm or q.input_norm, out=out,
+                       compile_options=compile_options, output_norm=q.output_norm)
+    return compile_range(q.network, dom, None, q.kind, out=out, compile_options=compile_options)

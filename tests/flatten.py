@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lipc.ir import Affine, Conditional, Input, Switch
+from lipc.core.ir import Affine, Conditional, Input, Switch
 
 
 def _dense(term, n_in):

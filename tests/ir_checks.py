@@ -1,8 +1,8 @@
 """Checking bounds against executions of the IR."""
 import numpy as np
 
-from lipc.interpret import evaluate
-from lipc.ir import Conditional
+from lipc.core.interpret import evaluate
+from lipc.core.ir import Conditional
 
 
 def evaluate_as_compiled(p, X):

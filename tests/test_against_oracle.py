@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import lipc
-from lipc.domain import Domain
+from lipc.question.domain import Domain
 from oracle import lipschitz_many
-from netgen import random_mlp, save_mlp
+from lipc.frontends.onnx.writer import random_mlp, save_mlp
 
 STYLES = ["gemm", "matmul", "gemm_t"]
 

@@ -13,14 +13,14 @@ import pytest
 
 import oracle
 
-from lipc.bench.build import SUBDIRS, build, read_solu
-from lipc.bench.exact_check import check_file
-from lipc.bench.manifest import load_manifest
-from lipc.bench.resolve import resolve
-from lipc.cli import main
+from lipc.studies.bench.build import SUBDIRS, build, read_solu
+from lipc.studies.bench.exact_check import check_file
+from lipc.studies.bench.manifest import load_manifest
+from lipc.studies.bench.resolve import resolve
+from lipc.cli.main import main
 from lipc.errors import LipcError
-from lipc.ownership import LEDGER, Ledger
-from lipc.workers import Parallelism
+from lipc.util.ownership import LEDGER, Ledger
+from lipc.studies.workers import Parallelism
 
 pytest.importorskip("highspy")
 
@@ -149,7 +149,7 @@ def test_rebuild_two_workers_and_dask_cluster_give_identical_files(built):
 
 
 def test_parallelism_errors(monkeypatch):
-    from lipc import workers
+    from lipc.studies import workers
     with pytest.raises(LipcError, match="at least 1"):
         Parallelism(workers=0)
     with pytest.raises(LipcError, match="scheduler address"):
@@ -161,7 +161,7 @@ def test_parallelism_errors(monkeypatch):
 
 def test_progress_line_eta():
     import io
-    from lipc.workers import Progress
+    from lipc.studies.workers import Progress
     now = [100.0]
     out = io.StringIO()
     bar = Progress(4, "bench x", out, clock=lambda: now[0])

@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 
 import lipc
 from ir_checks import assert_bounds_contain
-from lipc.bounds_lp import IncrementalLP, infer_mip
-from lipc.bounds_symbolic import backsubstitute
-from lipc.compiler import CompileOptions
-from lipc.domain import Domain
+from lipc.bounds.lp import IncrementalLP, infer_mip
+from lipc.bounds.symbolic import backsubstitute
+from lipc.compiler.pipeline import CompileOptions
+from lipc.question.domain import Domain
 from lipc.errors import LipcError
-from netgen import random_mlp, save_mlp
+from lipc.frontends.onnx.writer import random_mlp, save_mlp
 
 METHODS = ["symbolic", "lp", "auto"]
 
@@ -114,7 +114,7 @@ def test_missing_highspy_gives_a_clear_error_and_auto_falls_back(tmp_path, monke
 def test_auto_lp_work_budget_is_deterministic_and_sound(tmp_path, monkeypatch):
     """Past its work budget ``auto`` keeps the symbolic bounds of the remaining entries: sound,
     between symbolic and full LP, and the same bytes on every compile (no wall clock)."""
-    from lipc import bounds_lp
+    from lipc.bounds import lp as bounds_lp
     from lipc.emit import to_text
     net, dom, rng = make(15, tmp_path, sizes=[4, 16, 16, 16, 2], radius=1.0)
     monkeypatch.setattr(bounds_lp, "AUTO_LP_WORK", 1e5)          # about half of what lp needs

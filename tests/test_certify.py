@@ -10,10 +10,10 @@ import pytest
 
 import lipc
 import importlib
-from lipc.cli import main
+from lipc.cli.main import main
 
-certify_mod = importlib.import_module("lipc.certify")   # the module (lipc.certify is the function)
-from netgen import random_mlp, save_mlp
+certify_mod = importlib.import_module("lipc.verify.certify")
+from lipc.frontends.onnx.writer import random_mlp, save_mlp
 from oracle import forward, lipschitz_many
 
 N_CLASSES = 3

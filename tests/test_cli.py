@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from lipc.cli import main
+from lipc.cli.main import main
 
 
 def test_solve_json_has_interval_and_verified_witness(examples, capsys):

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 import lipc
-from lipc.cli import main
-from lipc.domain import Domain
+from lipc.cli.main import main
+from lipc.question.domain import Domain
 from lipc.errors import SolverError
 from lipc.solvers import REGISTRY, Progress, SolveOptions, Status, get, solve_mip
 from lipc.solvers.commercial import LicenceLimitError, SizeLimit, _probe_model
-from netgen import random_mlp, save_mlp
+from lipc.frontends.onnx.writer import random_mlp, save_mlp
 from oracle import lipschitz_many
 
 COMMERCIAL = ["gurobi", "cplex", "xpress"]

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 import lipc
 from lipc.solvers.cbc import parse_progress
-from lipc.domain import Domain
+from lipc.question.domain import Domain
 from ir_checks import assert_bounds_contain, evaluate_as_compiled
-from netgen import random_mlp, save_mlp
+from lipc.frontends.onnx.writer import random_mlp, save_mlp
 
 
 def make_problem(seed, norm, tmp_path):

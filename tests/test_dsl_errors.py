@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import lipc
-from lipc.cli import main
-from lipc.dsl import build
+from lipc.cli.main import main
+from lipc.frontends.dsl import build
 from lipc.errors import (DomainError, DSLError, DSLNameError, DSLShapeError, DSLSyntaxError,
                          LipcError, ShapeError)
 
@@ -102,7 +102,7 @@ def test_npz_needs_a_key(tmp_path):
     np.savez(tmp_path / "w.npz", A=np.eye(2), b=np.ones(2))
     (tmp_path / "p.lipc").write_text(HEAD + 'W = load("w.npz")\n')
     with pytest.raises(DSLError, match=r'p.lipc:2:5: .*holds the arrays A, b: name one'):
-        lipc.dsl.load_program(tmp_path / "p.lipc")
+        lipc.frontends.dsl.load_program(tmp_path / "p.lipc")
 
 
 def test_cli_multiline_syntax_error_and_one_line_others(tmp_path, capsys):

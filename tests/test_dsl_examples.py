@@ -8,8 +8,9 @@ import pytest
 from onnx import numpy_helper
 from scipy.optimize import linprog
 
-import lipc.dsl as dsl
-from lipc.cli import main
+import lipc.frontends.dsl as dsl
+from lipc import api
+from lipc.cli.main import main
 from oracle import enumerate_region_data, forward, lipschitz_many, region_polytope
 
 REL = 1e-6
@@ -43,7 +44,7 @@ def range_oracle(Ws, bs, c, lo, hi, A=None, b=None):
 
 def solve_all(path):
     prog = dsl.load_program(path)
-    return prog, {q.label: dsl.solve_query(q) for q in prog.queries}
+    return prog, {q.label: api.solve_query(q) for q in prog.queries}
 
 
 def test_toy2d_against_oracle(examples):
@@ -136,10 +137,10 @@ def test_cli_compile_needs_one_query(examples, tmp_path, capsys):
 def test_written_range_file_has_the_range_as_optimum(examples, tmp_path):
     import highspy
     prog = dsl.load_program(examples / "toy2d.lipc")
-    top, bottom = (dsl.solve_query(prog.query(k)).value for k in ("top", "bottom"))
+    top, bottom = (api.solve_query(prog.query(k)).value for k in ("top", "bottom"))
     for key, want in (("top", -top), ("bottom", bottom)):      # files minimise
         path = tmp_path / f"{key}.mps"
-        dsl.compile_query(prog.query(key), out=path)
+        api.compile_query(prog.query(key), out=path)
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.readModel(str(path))

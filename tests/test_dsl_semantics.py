@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import lipc
-from lipc.domain import Domain
-from lipc.dsl import build, solve_query, to_dsl
-from lipc.interpret import evaluate
-from lipc.ir import Affine, Conditional, Switch
+from lipc.question.domain import Domain
+from lipc.api import solve_query
+from lipc.frontends.dsl import build, to_dsl
+from lipc.core.interpret import evaluate
+from lipc.core.ir import Affine, Conditional, Switch
 
 
 def ir_values(net, X):
@@ -47,7 +48,7 @@ def test_every_construct_matches_the_reference():
     for net in [prog.network] + [q.network for q in prog.queries]:
         assert_ir_matches_reference(net)
         ops = [type(net.graph.op(n)) for n in net.graph.topo()]
-        assert set(ops) <= {lipc.ir.Input, Affine, Conditional, Switch}
+        assert set(ops) <= {lipc.core.ir.Input, Affine, Conditional, Switch}
         assert all(net.graph.stage(n) == "forward" for n in net.graph.nodes())
     assert prog.network.n_outputs == 7 + 3 + 1 + 2
 
@@ -117,7 +118,7 @@ def test_domains_constants_and_norms(tmp_path):
         'maximize c: x[0] over "linf:c.npy:0.25"\n'
         'maximize d: x[0] - 2 * x[1] over box([0, -1], [1, 0])\n')
     np.save(tmp_path / "V.npy", np.array([[1.0, 0.0], [0.0, 3.0]]))
-    prog = lipc.dsl.load_program(tmp_path / "p.lipc")
+    prog = lipc.frontends.dsl.load_program(tmp_path / "p.lipc")
     assert prog.domain.lo.tolist() == [0.25, 0.25] and prog.domain.hi.tolist() == [1.0, 1.0]
     a, b, c, d = prog.queries
     assert a.domain.n_aux == 2 and b.domain.n_rows == 3 and c.domain.hi.tolist() == [0.75, 0.75]

@@ -14,7 +14,7 @@ import pytest
 
 from lipc.emit import WRITERS, to_text, write
 from lipc.errors import LipcError, NumericError
-from lipc.mip import FlatMIP
+from lipc.core.mip import FlatMIP
 
 inf = np.inf
 THIRD, POINT3, BIG = 1 / 3, 0.1 + 0.2, 123456789.123456789

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import lipc
-from lipc.cli import main
+from lipc.cli.main import main
 from readers import READERS
 
 CASES = [
@@ -45,7 +45,7 @@ def test_cli_compile_writes_full_precision(examples, tmp_path, capsys):
 
 def test_fully_folded_query_still_writes(tmp_path):
     """A network whose every neuron is stable compiles to a constant objective (no binaries)."""
-    from netgen import save_mlp
+    from lipc.frontends.onnx.writer import save_mlp
     W1 = np.array([[1.0, 2.0], [-1.0, 0.5]])
     b1 = np.array([5.0, -10.0])          # neuron 0 always on, neuron 1 always off on [0,1]^2
     W2, b2 = np.array([[3.0, 7.0]]), np.array([0.0])

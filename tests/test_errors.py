@@ -4,8 +4,8 @@ import onnx
 import pytest
 from onnx import helper
 
-from lipc.cli import main
-from netgen import onnx_mlp, random_mlp, save_mlp
+from lipc.cli.main import main
+from lipc.frontends.onnx.writer import onnx_mlp, random_mlp, save_mlp
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def test_sigmoid_is_refused_with_node_name(tmp_path, capsys):
     p = tmp_path / "sig.onnx"
     onnx.save(onnx_mlp(Ws, bs, activation="Sigmoid"), str(p))
     err = run_error(capsys, ["solve", str(p), "--domain", "box:0:1"])
-    assert "'Sigmoid' at node 'act0'" in err and "'act1'" in err
+    assert "'Sigmoid' at node 'sigmoid0'" in err and "'sigmoid1'" in err
     assert "not piecewise linear" in err and "Relu" in err
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import lipc
-from lipc.cli import main
+from lipc.cli.main import main
 from lipc.estimators import ESTIMATORS
-from netgen import random_mlp, save_mlp
+from lipc.frontends.onnx.writer import random_mlp, save_mlp
 
 NETS = [([3, 8, 8, 2], 0, "box:-1:1", None, "linf"),
         ([4, 10, 6, 3], 1, "linf:0.2,0.1,0,-0.3:0.5", "0-1", None),

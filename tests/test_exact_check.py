@@ -1,4 +1,4 @@
-"""lipc.bench.exact_check: the exact (rational) MPS solution checker behind ``=opt=`` values."""
+"""lipc.studies.bench.exact_check: the exact (rational) MPS solution checker behind ``=opt=`` values."""
 import gzip
 import math
 from fractions import Fraction
@@ -6,7 +6,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from lipc.bench.exact_check import check_file, check_solution, read_mps
+from lipc.studies.bench.exact_check import check_file, check_solution, read_mps
 from lipc.errors import LipcError
 
 # Every section, bound kind, RANGES sign rule, both marker kinds, a second N row and a second
@@ -230,7 +230,7 @@ def solved(tmp_path_factory):
     """A real lipc instance written as .mps.gz and solved by CBC from the in-memory model."""
     import lipc
     import lipc.api
-    from lipc.bench.manifest import random_onnx_bytes
+    from lipc.studies.bench.manifest import random_onnx_bytes
     from lipc.solvers import SolveOptions, installed, solve_mip
     if "cbc" not in installed():
         pytest.skip("CBC not installed")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import lipc
-from lipc.cli import main
-from lipc.domain import Domain
-from netgen import save_mlp
+from lipc.cli.main import main
+from lipc.question.domain import Domain
+from lipc.frontends.onnx.writer import save_mlp
 from oracle import lipschitz_many
 from test_against_oracle import draw_case
 

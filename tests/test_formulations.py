@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 import lipc
-from lipc.compiler import CompileOptions
-from lipc.domain import Domain
-from lipc.interpret import evaluate
-from lipc.ir import Affine, Conditional
-from netgen import random_mlp, save_mlp
+from lipc.compiler.pipeline import CompileOptions
+from lipc.question.domain import Domain
+from lipc.core.interpret import evaluate
+from lipc.core.ir import Affine, Conditional
+from lipc.frontends.onnx.writer import random_mlp, save_mlp
 from oracle import lipschitz_many
 
 VARIANTS = [("paper", "auto"), ("lipc", "interval"), ("lipc", "symbolic"), ("lipc", "lp"),
@@ -40,10 +40,10 @@ def test_every_formulation_and_bound_method_is_exact(seed, tmp_path):
 
 
 def test_mip_bounds_give_the_same_optimum(tmp_path, monkeypatch):
-    import lipc.bounds_lp as BL
+    import lipc.bounds.lp as BL
     monkeypatch.setattr(BL, "MIP_BUDGET", 2.0)
     monkeypatch.setattr(BL, "MIP_ENTRY_LIMIT", 0.2)
-    monkeypatch.setitem(lipc.compiler.BOUND_METHODS, "mip",
+    monkeypatch.setitem(lipc.bounds.BOUND_METHODS, "mip",
                         lambda g: BL.infer_mip(g, budget=2.0, per_entry=0.2))
     Ws, bs, net, lo, hi = case(1, tmp_path)
     want = lipschitz_many(Ws, bs, lo, hi, queries=[(np.array([1.0, -1.0]), "inf")])[0]
@@ -98,8 +98,26 @@ def test_paper_model_structure(tmp_path):
     assert low1.mip.meta["binaries"] > fwd_unstable + sign_open      # + argmax binaries
 
 
+
+def test_paper_objective_follows_the_query_norm(tmp_path):
+    """The paper's objective gadget takes the gradient norm from the query (reaching lowering),
+    not from probing the graph: an output norm keeps one gradient vector and is exact against
+    the oracle's per-output maximum; a weighted input norm (no original LipMIP objective) is
+    refused with a clear error."""
+    rng = np.random.default_rng(11)
+    Ws, bs = random_mlp(rng, [3, 6, 5, 2])
+    net = lipc.load(save_mlp(tmp_path / "n.onnx", Ws, bs))
+    lo, hi = np.full(3, 0.2), np.full(3, 0.7)
+    opts = CompileOptions(formulation="paper")
+    per_output = lipschitz_many(Ws, bs, lo, hi, queries=[(np.eye(2)[i], "inf") for i in range(2)])
+    res = lipc.solve(net, Domain(lo, hi), None, "linf", output_norm="linf",
+                     compile_options=opts)
+    assert res.status == "optimal" and res.value == pytest.approx(max(per_output), rel=1e-6)
+    with pytest.raises(lipc.QueryError, match="paper encodes only"):
+        lipc.compile(net, Domain(lo, hi), "0-1", "linf:1,2,3", compile_options=opts)
+
 def test_cli_formulation_and_bounds_flags(tmp_path, capsys):
-    from lipc.cli import main
+    from lipc.cli.main import main
     rng = np.random.default_rng(4)
     Ws, bs = random_mlp(rng, [3, 6, 2])
     path = save_mlp(tmp_path / "n.onnx", Ws, bs)

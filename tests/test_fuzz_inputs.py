@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from test_dsl_semantics import assert_ir_matches_reference, expressions
 
-from lipc.arrays import load_array
-from lipc.dsl import build
+from lipc.util.arrays import load_array
+from lipc.frontends.dsl import build
 from lipc.errors import LipcError
-from lipc.vnnlib import read_vnnlib
+from lipc.question.vnnlib import read_vnnlib
 
 FUZZ = settings(derandomize=True, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))

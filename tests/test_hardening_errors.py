@@ -5,7 +5,7 @@ import pytest
 
 import lipc
 import lipc.solvers
-from lipc.cli import main
+from lipc.cli.main import main
 
 EX = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples"
 TOY = str(EX / "toy_2_8_8_1.onnx")

@@ -12,7 +12,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from lipc.cli import main
+from lipc.cli.main import main
 
 H2 = "(declare-const X_0 Real)\n(declare-const X_1 Real)\n(declare-const Y_0 Real)\n"
 BOX2 = "(assert (<= X_0 1))\n(assert (>= X_0 0))\n(assert (<= X_1 1))\n(assert (>= X_1 0))\n"
@@ -245,7 +245,7 @@ def test_real_process(name, files, examples):
 
 
 def test_array_size_limit_is_overridable(files, monkeypatch):
-    from lipc.arrays import load_array
+    from lipc.util.arrays import load_array
     from lipc.errors import LipcError
     assert load_array(files / "three.npy", "w").tolist() == [1.0, 1.0, 1.0]
     monkeypatch.setenv("LIPC_MAX_ARRAY_ELEMENTS", "2")

@@ -12,7 +12,7 @@ import pytest
 
 import lipc
 from conftest import shared_dir
-from netgen import save_mlp
+from lipc.frontends.onnx.writer import save_mlp
 from oracle import lipschitz_many
 
 NETS = {   # name: (box lo, box hi, published p=inf, published p=1)

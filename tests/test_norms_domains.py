@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import lipc
-from netgen import random_mlp, save_mlp
+from lipc.frontends.onnx.writer import random_mlp, save_mlp
 from oracle import enumerate_region_data
 
 M = 3

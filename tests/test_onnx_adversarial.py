@@ -15,7 +15,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from lipc.cli import main
+from lipc.cli.main import main
 
 F = TensorProto.FLOAT
 

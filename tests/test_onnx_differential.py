@@ -15,8 +15,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 import lipc
 from lipc.errors import LipcError
-from lipc.interpret import evaluate
-from lipc.onnx_ops import OP_HANDLERS
+from lipc.core.interpret import evaluate
+from lipc.frontends.onnx.ops import OP_HANDLERS
 
 ort = pytest.importorskip("onnxruntime")
 F = TensorProto.FLOAT
@@ -375,7 +375,7 @@ POOLS = {"AveragePool", "MaxPool"}
 @pytest.mark.parametrize("op", sorted(STRATEGIES))
 def test_op_agrees_with_onnxruntime(tmp_path, monkeypatch, op):
     if op in POOLS:     # lipc's load-time check against the (here faulty) reference: off
-        monkeypatch.setattr("lipc.onnx_frontend._check_reference", lambda *a: None)
+        monkeypatch.setattr("lipc.frontends.onnx.reader._check_reference", lambda *a: None)
     @SETTINGS
     @given(STRATEGIES[op])
     def run(case):
@@ -393,7 +393,7 @@ def test_op_agrees_with_onnxruntime(tmp_path, monkeypatch, op):
 def test_average_pool_divisor_where_windows_overhang(tmp_path, monkeypatch, kw):
     """The windows that run past the padded input (ceil_mode) divide by the taps inside it:
     the case lipc once got wrong (0.63 off onnxruntime, a Lipschitz value 21.99 for 25.589)."""
-    monkeypatch.setattr("lipc.onnx_frontend._check_reference", lambda *a: None)
+    monkeypatch.setattr("lipc.frontends.onnx.reader._check_reference", lambda *a: None)
     shape = (1, 2, 6, 7)
     compare(tmp_path, graph([node("AveragePool", ["x"], **kw)], {}, shape, opset=19), shape,
             reference=False)

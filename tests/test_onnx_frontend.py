@@ -5,9 +5,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import lipc
-from lipc.interpret import evaluate
-from lipc.ir import Affine, Conditional, Switch
-from netgen import onnx_mlp, random_mlp
+from lipc.core.interpret import evaluate
+from lipc.core.ir import Affine, Conditional, Switch
+from lipc.frontends.onnx.writer import onnx_mlp, random_mlp
 
 ort = pytest.importorskip("onnxruntime")
 

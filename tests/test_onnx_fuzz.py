@@ -17,8 +17,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 import lipc
 from lipc.errors import LipcError
-from lipc.interpret import evaluate
-from lipc.onnx_ops import ATTRIBUTES, OP_HANDLERS
+from lipc.core.interpret import evaluate
+from lipc.frontends.onnx.ops import ATTRIBUTES, OP_HANDLERS
 
 ort = pytest.importorskip("onnxruntime")
 A = helper.AttributeProto

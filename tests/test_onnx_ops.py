@@ -9,8 +9,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import lipc
-from lipc.interpret import evaluate
-from lipc.sparse import CSR
+from lipc.core.interpret import evaluate
+from lipc.core.sparse import CSR
 
 ort = pytest.importorskip("onnxruntime")
 RNG = np.random.default_rng(0)

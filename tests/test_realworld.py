@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import lipc
-from lipc.domain import Domain
+from lipc.question.domain import Domain
 from flatten import flatten_mlp, mlp_forward
 from oracle import lipschitz_many
 
@@ -32,7 +32,7 @@ def test_exported_networks_match_oracle(examples, name, radius, output):
     flat = np.stack([mlp_forward(Ws, bs, x) for x in X])
     assert np.allclose(flat, want, atol=1e-5)
     assert np.allclose(flat, net.reference(X), atol=1e-10)
-    c = lipc.query.parse_output(output, net.n_outputs)
+    c = lipc.question.query.parse_output(output, net.n_outputs)
     exact = lipschitz_many(Ws, bs, lo, hi, queries=[(c, "inf"), (c, "1")])
     for norm, want_value in zip(["linf", "l1"], exact):
         res = lipc.solve(net, Domain(lo, hi), output, norm)
@@ -41,8 +41,8 @@ def test_exported_networks_match_oracle(examples, name, radius, output):
 
 
 def test_vnnlib_region_matches_oracle(examples, tmp_path):
-    from lipc.vnnlib import read_vnnlib
-    from netgen import random_mlp, save_mlp
+    from lipc.question.vnnlib import read_vnnlib
+    from lipc.frontends.onnx.writer import random_mlp, save_mlp
     lo, hi, A, b = read_vnnlib(examples / "classifier_region.vnnlib", 4)
     assert np.allclose(lo, 0.4) and np.allclose(hi, 0.6)
     assert np.allclose(A, [[1, 1, -1, 0]]) and np.allclose(b, [0.65])
@@ -56,7 +56,7 @@ def test_vnnlib_region_matches_oracle(examples, tmp_path):
 
 
 def test_vnnlib_disjunction_and_bad_files(tmp_path):
-    from lipc.vnnlib import read_vnnlib
+    from lipc.question.vnnlib import read_vnnlib
     p = tmp_path / "p.vnnlib"
     p.write_text("(declare-const X_0 Real)\n(assert (or (and (<= X_0 1) (>= X_0 0)) "
                  "(and (<= X_0 3) (>= X_0 2))))\n")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lipc.bench.manifest import random_onnx_bytes
+from lipc.studies.bench.manifest import random_onnx_bytes
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 import lipc
-from lipc.cli import main
-from lipc.domain import Domain
+from lipc.cli.main import main
+from lipc.question.domain import Domain
 from lipc.errors import QueryError, SolverError
-from lipc.mip import FlatMIP
+from lipc.core.mip import FlatMIP
 from lipc.solvers import (REGISTRY, Backend, SolveOptions, SolverOutcome, Status, get, names,
                           solve_mip)
-from netgen import random_mlp, save_mlp
+from lipc.frontends.onnx.writer import random_mlp, save_mlp
 from oracle import lipschitz_many
 
 OPEN = ["cbc", "highs", "scip"]
@@ -344,12 +344,12 @@ def test_time_limit_gives_an_interval(name, examples):
 def test_loose_tolerances_on_shrunken_bounds_never_give_a_wrong_value(tmp_path, monkeypatch):
     """Continuous bounds rounded inward (as float32 bounds without outward margin would be) and
     Gurobi-like loose tolerances: lipc recovers the exact value or declines to give one."""
-    import lipc.api as api
+    import lipc.compiler.entry as entry      # where compile() calls lower_problem
     Ws, bs, lo, hi = small_case(5)
     path = save_mlp(tmp_path / "net.onnx", Ws, bs)
     c = np.array([1.0, -1.0])
     exact = lipschitz_many(Ws, bs, lo, hi, queries=[(c, "inf")])[0]
-    real = api.lower_problem
+    real = entry.lower_problem
 
     def shrunk(p):
         low = real(p)
@@ -358,7 +358,7 @@ def test_loose_tolerances_on_shrunken_bounds_never_give_a_wrong_value(tmp_path, 
         m.ub[cont] -= 1e-7 * np.abs(m.ub[cont])
         return low
 
-    monkeypatch.setattr(api, "lower_problem", shrunk)
+    monkeypatch.setattr(entry, "lower_problem", shrunk)
     for name in OPEN:
         if not REGISTRY[name].usable():
             continue

@@ -13,11 +13,11 @@ import pytest
 import lipc
 import oracle
 from lipc import api
-from lipc.cli import main
+from lipc.cli.main import main
 from lipc.errors import LipcError
-from lipc.track import Checkpoint, Question, discover, read_rows, track
-from lipc.training import mlp_onnx_bytes, synthetic_clusters, train_mlp
-from lipc.workers import Parallelism
+from lipc.studies.track import Checkpoint, Question, discover, read_rows, track
+from lipc.studies.training import mlp_onnx_bytes, synthetic_clusters, train_mlp
+from lipc.studies.workers import Parallelism
 
 STEPS = [20, 60, 150]
 METHODS = ["lipmip", "fastlip", "randomlb", "naiveub"]
@@ -133,7 +133,7 @@ def test_plot_is_a_valid_image(run, tmp_path, suffix, magic):
 
 def test_plot_draws_intervals_and_series(tmp_path):
     pytest.importorskip("matplotlib")
-    from lipc.plot import plot_track
+    from lipc.studies.plot import plot_track
     rows = [dict(series=s, step=k, method="lipmip", guarantee="exact",
                  value=None if k == 2 else 1.0 + k, status="time_limit" if k == 2 else "optimal",
                  lower=2.5 if k == 2 else 1.0 + k, upper=3.5 if k == 2 else 1.0 + k)

@@ -1,14 +1,12 @@
-"""lipc.training: seeded plain-numpy MLP training, its regularisers, checkpoints and ONNX export."""
+"""lipc.studies.training: seeded plain-numpy MLP training, its regularisers, checkpoints and ONNX export."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 import lipc
-from lipc.interpret import evaluate
-from lipc.training import (REGULARIZERS, _cross_entropy, accuracy, fgsm_inputs, forward,
-                           init_mlp, loss_and_grads, mlp_onnx_bytes, synthetic_clusters,
-                           train_mlp)
+from lipc.core.interpret import evaluate
+from lipc.studies.training import (REGULARIZERS, _cross_entropy, accuracy, fgsm_inputs, forward, init_mlp, loss_and_grads, mlp_onnx_bytes, synthetic_clusters, train_mlp)
 
 
 def _tiny(seed=0, sizes=(3, 5, 4, 3), n=7):
@@ -36,7 +34,7 @@ def test_synthetic_clusters_unchanged():
 
 
 def test_train_none_matches_old_table1_train():
-    """The networks of benchmarks/table1.py are unchanged by the move into lipc.training: values
+    """The networks of benchmarks/table1.py are unchanged by the move into lipc.studies.training: values
     its old train() gave (checked bit for bit against a verbatim copy of it when the code moved;
     compared to 1e-9 here, as BLAS kernels may round differently on another CPU)."""
     X, y = synthetic_clusters(101)
@@ -225,7 +223,7 @@ def test_mlp_onnx_bytes_loads_and_matches_numpy(tmp_path):
 
 
 def test_mlp_onnx_bytes_reproduces_manifest_random_networks():
-    from lipc.bench.manifest import random_onnx_bytes
+    from lipc.studies.bench.manifest import random_onnx_bytes
     rng = np.random.default_rng(1)
     Ws, bs = [], []
     for a, b in zip([3, 6, 6, 2][:-1], [3, 6, 6, 2][1:]):

@@ -1,9 +1,9 @@
 """Reproduce the LipMIP paper's Figure 1 with lipc: Lipschitz constants through training.
 
 A [10, 20, 30, 20, 2] ReLU network (the paper's synthetic shape) is trained with plain numpy
-(lipc.training: full-batch Adam, seeded) on the synthetic cluster data set in [0, 1]^10 under four
+(lipc.studies.training: full-batch Adam, seeded) on the synthetic cluster data set in [0, 1]^10 under four
 schemes: no regularisation, l2 weight decay, an l1 weight penalty and FGSM adversarial training.
-Checkpoints are saved as ONNX along the way; ``lipc track`` (lipc.track.track, two worker
+Checkpoints are saved as ONNX along the way; ``lipc track`` (lipc.studies.track.track, two worker
 processes, resumable) then computes
 
 * left panel: every estimator against LipMIP's exact value on the unregularised run;
@@ -21,10 +21,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from lipc.plot import pyplot, draw_track, save_figure
-from lipc.track import Question, discover, track
-from lipc.training import accuracy, mlp_onnx_bytes, synthetic_clusters, train_mlp
-from lipc.workers import Parallelism
+from lipc.studies.plot import pyplot, draw_track, save_figure
+from lipc.studies.track import Question, discover, track
+from lipc.studies.training import accuracy, mlp_onnx_bytes, synthetic_clusters, train_mlp
+from lipc.studies.workers import Parallelism
 
 HERE = Path(__file__).resolve().parent
 SIZES = [10, 20, 30, 20, 2]

@@ -13,8 +13,8 @@ import sys
 
 from figure1 import EPOCHS, HERE, train_run
 
-from lipc.track import Question, discover, track
-from lipc.workers import Parallelism
+from lipc.studies.track import Question, discover, track
+from lipc.studies.workers import Parallelism
 
 VARIANTS = {  # folder name -> train_mlp keyword arguments (figure1.py's own settings included)
     "none": dict(regularizer="none"),

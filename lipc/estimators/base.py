@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..compiler import CompileOptions, Problem, build_problem
-from ..domain import Domain
-from ..network import Network
-from ..query import Query
-from ..sparse import CSR
+from ..compiler.pipeline import CompileOptions, Problem, build_problem
+from ..question.domain import Domain
+from ..core.network import Network
+from ..question.query import Query
+from ..core.sparse import CSR
 
 GUARANTEES = ("lower", "upper", "exact", "heuristic")
 

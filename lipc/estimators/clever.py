@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from ..compiler import CompileOptions
+from ..compiler.pipeline import CompileOptions
 from .l2 import require
 from .randomlb import gradients, sample_domain
 

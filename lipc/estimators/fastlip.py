@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compiler import CompileOptions
+from ..compiler.pipeline import CompileOptions
 
 GUARANTEE = "upper"
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..compiler import lower_problem
+from ..compiler.pipeline import lower_problem
 from ..errors import SolverError
 from ..solvers import SolveOptions, solve_mip
 

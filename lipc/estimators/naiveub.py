@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LipcError
-from ..ir import Affine, Conditional, Input, Switch
+from ..core.ir import Affine, Conditional, Input, Switch
 from .base import dense
 
 GUARANTEE = "upper"

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compiler import CompileOptions
+from ..compiler.pipeline import CompileOptions
 from ..errors import LipcError
-from ..interpret import evaluate
+from ..core.interpret import evaluate
+from ..verify.chebyshev import deepest_point
 
 GUARANTEE = "lower"
 
@@ -51,7 +52,6 @@ def sample_domain(dom, n: int, rng: np.random.Generator) -> np.ndarray:
         act = X @ dom.A.T
         ok = np.all((act >= dom.r_lo) & (act <= dom.r_hi), axis=1)
         keep = list(X[ok])
-    from ..chebyshev import deepest_point
     x0, _ = deepest_point(np.zeros((0, d)), np.zeros(0), dom)
     if x0 is not None:
         keep.append(np.asarray(x0))

@@ -12,7 +12,7 @@ CBC's time, SCIP 1.5-6x).  HiGHS (highspy) and CBC (python-mip) are dependencies
 (``pip install 'lipc[scip]'``) and the commercial ones are vendor packages.
 """
 from .base import (DEFAULT_FEAS_TOL, DEFAULT_INT_TOL, REGISTRY, Attempt, Backend, Progress,
-                   SolveOptions, SolverOutcome, Status, auto_order, captured_stdout, get,
+                   SolveOptions, SolverOutcome, Status, auto_order, get,
                    installed, names, register)
 from .cbc import CBC, nodes_from_log, parse_progress
 from .commercial import CPLEX, Gurobi, Xpress
@@ -25,5 +25,5 @@ for _backend in (Gurobi(), CPLEX(), Xpress(), HiGHS(), CBC(), SCIP()):
 
 __all__ = ["SolveOptions", "SolverOutcome", "Status", "Backend", "Attempt", "Progress",
            "REGISTRY", "register", "names", "installed", "auto_order", "get", "solve_mip",
-           "cross_check", "race", "captured_stdout", "parse_progress",
+           "cross_check", "race", "parse_progress",
            "nodes_from_log", "DEFAULT_FEAS_TOL", "DEFAULT_INT_TOL"]

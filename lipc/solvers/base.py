@@ -1,17 +1,14 @@
 """What every MIP back end shares: options, the one result type, statuses, progress, the registry.
 
-A back end turns a :class:`~lipc.mip.FlatMIP` (always a maximisation) into a
+A back end turns a :class:`~lipc.core.mip.FlatMIP` (always a maximisation) into a
 :class:`SolverOutcome`.  Native solver packages are imported lazily, inside ``solve``: importing
 lipc never needs more than python-mip (CBC), and a back end whose package is absent is reported
 with the package to install instead of an ``ImportError``.
 """
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
-import sys
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -19,7 +16,8 @@ from typing import Callable
 import numpy as np
 
 from ..errors import QueryError, SolverError
-from ..mip import FlatMIP
+from ..core.mip import FlatMIP
+from ..util.text import number_text
 
 
 class Status:
@@ -89,17 +87,13 @@ class SolverOutcome:
 # progress
 
 
-def _fmt(v: float | None) -> str:
-    return "-" if v is None else f"{v:.10g}"
-
-
 def progress_text(t: float, solver: str, nodes: int | None, inc: float | None,
                   bound: float | None) -> str:
     gap = (f"{100 * max(0.0, bound - inc) / max(abs(inc), 1e-12):.2f}%"
            if inc is not None and bound is not None else "-")
     nodes_s = "-" if nodes is None else str(nodes)
-    return (f"[lipc] {t:7.1f}s  {solver:5} nodes {nodes_s:>8}  incumbent {_fmt(inc)}  "
-            f"bound {_fmt(bound)}  gap {gap}")
+    return (f"[lipc] {t:7.1f}s  {solver:5} nodes {nodes_s:>8}  incumbent {number_text(inc, 10)}  "
+            f"bound {number_text(bound, 10)}  gap {gap}")
 
 
 class Progress:
@@ -144,49 +138,6 @@ class Progress:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
-
-
-def _flush_c_stdio() -> None:
-    try:
-        import ctypes
-        ctypes.CDLL(None).fflush(None)
-    except (OSError, AttributeError):
-        pass
-
-
-@contextlib.contextmanager
-def captured_stdout(on_line: Callable[[str], None], fds: tuple[int, ...] = (1,)):
-    """Redirect C-level stdout (and stderr with ``fds=(1, 2)``) into a pipe read by a thread
-    calling ``on_line`` per line.
-
-    Solver libraries print to file descriptor 1; lipc's stdout must stay clean (``--json``).
-    The progress line is unaffected: :class:`Progress` writes to its own copy of stderr."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    r, w = os.pipe()
-    saved = {}
-    for fd in fds:
-        saved[fd] = os.dup(fd)
-        os.dup2(w, fd)
-    os.close(w)
-
-    def pump():
-        with os.fdopen(r, "r", errors="replace") as f:
-            for line in f:
-                on_line(line.rstrip("\n"))
-
-    t = threading.Thread(target=pump, daemon=True)
-    t.start()
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        _flush_c_stdio()            # C stdio buffers a pipe: flush before switching back
-        for fd, keep in saved.items():
-            os.dup2(keep, fd)       # closes the pipe's last write end: the reader sees EOF
-            os.close(keep)
-        t.join(timeout=5)
 
 
 # ------------------------------------------------------------------------------------------------

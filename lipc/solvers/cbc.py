@@ -12,8 +12,9 @@ import re
 
 import numpy as np
 
-from ..mip import FlatMIP
-from .base import Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status, captured_stdout
+from ..core.mip import FlatMIP
+from .base import Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status
+from ..util.capture import captured_stdout
 
 _NODES = re.compile(r"Enumerated nodes:\s*(\d+)")
 

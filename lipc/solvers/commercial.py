@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SolverError
-from ..mip import FlatMIP
-from .base import (Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status,
-                   captured_stdout)
+from ..core.mip import FlatMIP
+from ..util.capture import captured_stdout
+from .base import Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status
 
 
 class LicenceLimitError(SolverError):

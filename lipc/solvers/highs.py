@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from .base import Backend, SolverOutcome, Status, captured_stdout
+from .base import Backend, SolverOutcome, Status
+from ..util.capture import captured_stdout
 
 
 def _finite(v) -> float | None:

@@ -19,10 +19,11 @@ from multiprocessing.connection import wait as mp_wait
 from typing import Callable
 
 from ..errors import QueryError, SolverError
-from ..mip import FlatMIP
-from ..stopping import child_signals, deferred_signals
+from ..core.mip import FlatMIP
+from ..util.stopping import child_signals, deferred_signals
+from ..util.text import number_text
 from .base import (AUDIT, REGISTRY, Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status,
-                   _fmt, auto_order, get, skipped)
+                   auto_order, get, skipped)
 
 AGREE = 1e-6        # relative agreement demanded by --cross-check
 
@@ -150,11 +151,11 @@ def cross_check(out: SolverOutcome, flat: FlatMIP, opts: SolveOptions, t0: float
     hi2 = chk.bound if chk.bound is not None else math.inf
     slack = AGREE * max(abs(lo1), 1e-12)
     if lo1 > hi2 + slack or lo2 > hi1 + slack:
-        raise SolverError(f"{head} with bound {_fmt(out.bound)}, {other.name} found "
-                          f"[{_fmt(chk.incumbent)}, {_fmt(chk.bound)}]: the intervals are disjoint")
+        raise SolverError(f"{head} with bound {number_text(out.bound, 10)}, {other.name} found "
+                          f"[{number_text(chk.incumbent, 10)}, {number_text(chk.bound, 10)}]: the intervals are disjoint")
     out.notes.append(f"cross-checked with {other.name} ({chk.status}): intervals "
-                     f"[{_fmt(lo1)}, {_fmt(out.bound)}] and [{_fmt(chk.incumbent)}, "
-                     f"{_fmt(chk.bound)}] intersect")
+                     f"[{number_text(lo1, 10)}, {number_text(out.bound, 10)}] and [{number_text(chk.incumbent, 10)}, "
+                     f"{number_text(chk.bound, 10)}] intersect")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -206,7 +207,7 @@ class _RaceLine:
         if not self.enabled:
             return
         self.state[name] = (nodes, inc, bound)
-        parts = [f"{n}: inc {_fmt(i)} bound {_fmt(b)}" for n, (_, i, b) in self.state.items()]
+        parts = [f"{n}: inc {number_text(i, 10)} bound {number_text(b, 10)}" for n, (_, i, b) in self.state.items()]
         sys.stderr.write(f"\r[lipc] {time.perf_counter() - self.t0:7.1f}s  race  "
                          + " | ".join(parts) + "   ")
         sys.stderr.flush()

@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from .base import Backend, SolverOutcome, Status, captured_stdout
+from .base import Backend, SolverOutcome, Status
+from ..util.capture import captured_stdout
 
 SCIP_INF = 1e20
 

@@ -1,0 +1,1 @@
+"""The lipc command line: main parser and dispatch, one module per subcommand family."""

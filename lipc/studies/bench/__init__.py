@@ -1,0 +1,91 @@
+"""Benchmark MIP libraries (issue 7): ``lipc bench build`` and ``lipc bench solve``.
+
+lipc.studies.bench.manifest reads the TOML manifest, lipc.bench.build compiles, solves and writes the
+library (``instances/*.mps.gz``, ``<lib>.solu``, ``<lib>.csv``), lipc.studies.bench.resolve re-solves it
+with HiGHS or CBC, lipc.studies.bench.exact_check re-checks reference solutions in rational arithmetic and
+lipc.studies.bench.readme describes the library.  Jobs run on lipc.studies.workers (processes or Dask).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ...cli.argtypes import nonnegative_float, positive_float, positive_int
+from ...util.stopping import exit_status
+from ..workers import Parallelism
+from .build import build
+from .resolve import resolve
+
+HELP = "build a MIPLIB-style benchmark library from a manifest, or re-solve one"
+
+
+def add_flags(p: argparse.ArgumentParser) -> None:
+    """The ``bench`` subcommands on the parser ``p`` (called by lipc.cli.parser)."""
+    sub = p.add_subparsers(dest="bench_command", required=True)
+    b = sub.add_parser("build", help="compile and solve every manifest instance")
+    b.add_argument("manifest", help="TOML manifest")
+    b.add_argument("-o", "--out", required=True, help="library directory")
+    add_parallel_flags(b)
+    b.add_argument("--time-limit", "-t", type=positive_float, default=60.0,
+                   help="seconds per instance solve (default 60)")
+    b.add_argument("--solver", "-s", default="auto", help="solver for the reference solutions")
+    b.add_argument("--easy-seconds", type=nonnegative_float, default=60.0,
+                   help="solved within this many seconds: easy, else hard (default 60)")
+    b.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
+    s = sub.add_parser("solve", help="re-solve a library and check it against its .solu file")
+    s.add_argument("lib", help="library directory")
+    s.add_argument("--solver", "-s", default="highs", choices=["highs", "cbc"])
+    s.add_argument("--time-limit", "-t", type=positive_float, default=None,
+                   help="seconds per instance")
+    s.add_argument("--json", action="store_true")
+
+
+def add_parallel_flags(p: argparse.ArgumentParser) -> None:
+    """--workers / --scheduler, shared with ``lipc track``."""
+    p.add_argument("--workers", "-j", type=positive_int, default=1,
+                   help="local worker processes (default 1)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="run the jobs on a Dask cluster, tcp://host:8786 or tls://host:8786 "
+                        "(the 'cluster' extra; the workers must see the input files). TRUSTED "
+                        "CLUSTERS ONLY: jobs and results travel as pickles")
+    for flag, what in (("--tls-ca", "CA certificate"), ("--tls-cert", "client certificate"),
+                       ("--tls-key", "client private key")):
+        p.add_argument(flag, metavar="PEM", default=None,
+                       help=f"tls:// scheduler: the {what} (Dask Security)")
+
+
+def parallelism(args) -> Parallelism:
+    return Parallelism(workers=args.workers, scheduler=args.scheduler, tls_ca=args.tls_ca,
+                       tls_cert=args.tls_cert, tls_key=args.tls_key)
+
+
+def cmd_bench(args) -> int:
+    if args.bench_command == "build":
+        try:
+            rep = build(args.manifest, args.out, parallelism(args), time_limit=args.time_limit,
+                        solver=args.solver, easy_seconds=args.easy_seconds,
+                        progress=None if args.quiet else sys.stderr)
+        except KeyboardInterrupt as exc:
+            print("lipc: interrupted; finished instances are kept: run the same command again "
+                  "to resume", file=sys.stderr)
+            return exit_status(exc)
+        if not args.quiet:
+            for r in rep.results:
+                tag = "skipped" if r["name"] in rep.skipped else "built"
+                value = "" if r["file_value"] is None else f" {r['file_value']!r}"
+                print(f"{r['name']:24} {tag:8} ={r['solu']}={value} "
+                      f"({r['status']}, {r['binaries']} binaries)")
+            print(f"library {rep.library} in {rep.out_dir}: {len(rep.built)} built, "
+                  f"{len(rep.skipped)} skipped")
+        return 0
+    rep = resolve(args.lib, args.solver, args.time_limit)
+    if args.json:
+        print(json.dumps(rep.to_dict(), indent=2, default=float))
+    else:
+        for r in rep.rows:
+            print(f"{r['name']:24} {'ok' if r['ok'] else 'MISMATCH':8} ={r['solu']}= "
+                  f"expected {r['expected']} got {r['got']} ({r['status']}, "
+                  f"{r['seconds']:.2f} s)")
+        print(f"{rep.solver}: {sum(r['ok'] for r in rep.rows)}/{len(rep.rows)} match")
+    return 0 if rep.ok else 1

@@ -1,0 +1,159 @@
+"""Solve a compiled Lipschitz query and settle its answer: the solver's claimed optimum counts
+only when the certified witness closes the interval to it (``close``); the result is a certified
+interval, never a bare number."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..compiler.entry import certified_upper, compile
+from ..compiler.pipeline import CompileOptions, Problem
+from ..core.network import Network
+from ..lowering import Lowered
+from ..question.domain import Domain
+from ..solvers import SolveOptions, solve_mip
+from .witness import Witness, verify
+
+# the default relative tolerance that closes an interval: [lower, upper] proves a value when
+# upper - lower <= RELATIVE_TOLERANCE * max(|lower|, |upper|).  Relative to the problem's own
+# scale, never to 1: the answer to a question must not depend on the units of the output.
+RELATIVE_TOLERANCE = 1e-6
+
+
+def close(lo: float | None, hi: float | None, tol: float = RELATIVE_TOLERANCE) -> bool:
+    """lo and hi agree to ``tol`` relative to their own magnitude (both 0 agree)."""
+    return lo is not None and hi is not None and \
+        abs(hi - lo) <= tol * max(abs(lo), abs(hi))
+
+
+@dataclass
+class LipschitzResult:
+    """A Lipschitz constant as a certified interval: never a bare number.
+
+    ``value`` is set only when the solve proved optimality *and* the verified lower bound
+    agrees with the solver's optimum; otherwise read ``lower`` and ``upper``.
+    """
+
+    status: str
+    value: float | None
+    lower: float | None           # verified: a true gradient norm at an interior point
+    upper: float | None           # the solver's dual bound (valid up to its tolerances)
+    incumbent: float | None       # the solver's own objective value
+    gap: float | None
+    seconds: float
+    nodes: int | None
+    solver: str
+    input_norm: str
+    output: str                   # the functional c, or the output norm
+    domain: str
+    stats: dict = field(default_factory=dict)
+    witness: Witness | None = None
+    message: str = ""
+    # the solver's column values (FlatMIP order) behind ``incumbent``: for independent checks
+    # of the solution against the written file (lipc bench); not part of the report
+    columns: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("columns")
+        return d
+
+
+def settle_outcome(outcome, verified: float | None, certified_upper: float | None = None,
+                   user_gap: float = 0.0):
+    """(status, value, upper bound, message) of a maximisation from the solver's outcome, the
+    certified value ``verified`` (a true lower bound, or None) and a rigorous upper bound of
+    the objective from the bound passes (or None).
+
+    The solver's bound is never raised to meet the lower bound.  A solver bound below a
+    certified lower bound (beyond the tolerance) is a wrong solver answer: status
+    ``contradicted`` and the rigorous bound instead.  ``optimal`` needs a certified lower bound
+    and an interval closed to RELATIVE_TOLERANCE; an interval closed only to a looser
+    user gap is ``gap_reached``.
+    """
+    status, value, bound, notes = outcome.status, None, outcome.bound, list(outcome.notes)
+    if bound is not None and certified_upper is not None and bound > certified_upper:
+        bound = certified_upper                 # both are valid upper bounds: keep the tighter
+    if bound is not None and verified is not None and bound < verified \
+            and not close(verified, bound):
+        notes.append(f"the solver's bound {bound!r} is below the certified lower bound "
+                     f"{verified!r}: the solver's answer is wrong; reporting the rigorous "
+                     f"bound of the bound passes instead")
+        return "contradicted", None, certified_upper, "; ".join(notes)
+    if status == "optimal":
+        if verified is None:
+            status = "unverified"
+            notes.append("the solver's optimum could not be certified on the original network; "
+                         "reporting the interval")
+        elif close(verified, bound):
+            value = verified
+        elif user_gap > RELATIVE_TOLERANCE and close(verified, bound, user_gap):
+            status = "gap_reached"
+        else:
+            status = "unverified"
+            notes.append(f"the certified value {verified!r} does not close the interval to the "
+                         f"solver's bound {bound!r}; reporting the interval")
+    return status, value, bound, "; ".join(notes)
+
+
+def _describe_output(p: Problem) -> str:
+    out = p.query.output
+    if out.fixed is not None:
+        return f"<c, f> with c = {np.ldexp(out.fixed, p.scale_exp).tolist()}"
+    return f"f under the {out.name} output norm"
+
+
+def relative_gap(lo: float | None, hi: float | None) -> float | None:
+    """(hi - lo) relative to the interval's own magnitude; 0 for [0, 0]."""
+    if lo is None or hi is None:
+        return None
+    scale = max(abs(lo), abs(hi))
+    return 0.0 if hi <= lo else (hi - lo) / scale
+
+
+def solve(net: Network | str | Path, domain: Domain | str, output: str | None = None,
+          input_norm: str = "linf", options: SolveOptions | None = None,
+          compile_options: CompileOptions | None = None,
+          output_norm: str | None = None) -> LipschitzResult:
+    """Compute the local Lipschitz constant with a MIP solver (``options.solver``, default the
+    best installed one) and verify the witness."""
+    p, low = compile(net, domain, output, input_norm, compile_options=compile_options,
+                     output_norm=output_norm, normalize=True)
+    return solve_compiled(p, low, options)
+
+
+def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
+                   ) -> LipschitzResult:
+    """Solve an already compiled query (e.g. one just written to a file) and verify it."""
+    opts = options or SolveOptions()
+
+    def accept(o) -> bool:          # a claimed optimum must be reproduced by the verified witness
+        o.check = verify(p, low, o.x)
+        return close(o.check.value, o.incumbent)
+
+    # infeasible/unbounded answers (numerical failures) are retried inside solve_mip: other
+    # tolerances, then other solvers; it raises SolverError when nothing works
+    outcome = solve_mip(low.mip, opts, accept=accept)
+    witness = outcome.check if outcome.check is not None else (
+        verify(p, low, outcome.x) if outcome.x is not None else None)
+    lower = witness.value if witness is not None else None
+    status, value, upper, message = settle_outcome(outcome, lower, certified_upper(p), opts.gap)
+    k = p.scale_exp
+    up = (lambda t: None if t is None else float(np.ldexp(t, k)))     # exact: a power of two
+    if k and witness is not None:
+        witness.value = up(witness.value)
+        witness.c = None if witness.c is None else np.ldexp(witness.c, k).tolist()
+        witness.gradient = None if witness.gradient is None else \
+            np.ldexp(witness.gradient, k).tolist()
+    value, lower, upper, incumbent = up(value), up(lower), up(upper), up(outcome.incumbent)
+    mip = low.mip
+    stats = dict(p.stats(), columns=mip.n_cols, rows=mip.n_rows, nonzeros=mip.nnz,
+                 binaries=mip.meta["binaries"], max_big_m=mip.meta["max_big_m"],
+                 timings={k: round(v, 6) for k, v in p.timings.items()},
+                 solver_settings=outcome.settings)
+    return LipschitzResult(status, value, lower, upper, incumbent,
+                           relative_gap(lower, upper), outcome.seconds, outcome.nodes,
+                           outcome.solver, p.query.input_norm.name, _describe_output(p),
+                           p.domain.description, stats, witness, message, outcome.x)
