@@ -243,9 +243,12 @@ def _verified_radius(d: Domain, x: np.ndarray) -> float:
     return float(min(np.min(s) for s in slack if s.size))
 
 
-# A box side narrower than this (relative to max(1, |bound|)) is below every solver's
-# feasibility tolerance: the MIP could not tell it from a point (box:0:5e-324 gave a NaN bound)
+# A box side narrower than MIN_WIDTH relative to its own bounds cannot be told from a point in
+# float64 arithmetic; one narrower than MIN_ABS_WIDTH underflows the certificate's products
+# (box:0:5e-324 gave a NaN bound).  Relative, not to 1: a box of width 1e-12 around 0 is a
+# legitimate question (issue 15's edge cases) and is answered exactly.
 MIN_WIDTH = 1e-12
+MIN_ABS_WIDTH = 1e-100
 
 
 def check_domain(d: Domain) -> Domain:
@@ -259,14 +262,15 @@ def check_domain(d: Domain) -> Domain:
         i = int(empty[0])
         raise DomainError(f"domain is empty: coordinate {i} has lower bound {float(d.lo[i])!r} "
                           f"above upper bound {float(d.hi[i])!r}")
-    flat = np.flatnonzero(d.hi - d.lo <= MIN_WIDTH * np.maximum(1.0, np.maximum(abs(d.lo),
-                                                                               abs(d.hi))))
+    width = d.hi - d.lo
+    flat = np.flatnonzero((width <= MIN_WIDTH * np.maximum(abs(d.lo), abs(d.hi)))
+                          | (width < MIN_ABS_WIDTH))
     if flat.size:
         i = int(flat[0])
         raise DomainError(f"domain has (numerically) empty interior: coordinate {i} spans "
                           f"[{float(d.lo[i])!r}, {float(d.hi[i])!r}], narrower than "
-                          f"{MIN_WIDTH:.0e} of its scale (a local Lipschitz constant needs an "
-                          "open region the solver can resolve; give it a width)")
+                          f"{MIN_WIDTH:.0e} of its own scale or than {MIN_ABS_WIDTH:.0e} (a "
+                          "local Lipschitz constant needs an open region; give it a width)")
     if d.n_rows:
         x, radius = deepest_point(np.zeros((0, d.dim)), np.zeros(0), d)
         if radius > 0 and not d.n_aux:

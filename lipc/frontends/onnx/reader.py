@@ -294,7 +294,7 @@ def _check_reference(graph: IRGraph, x: str, out: str, reference: Callable,
     agree with the IR: onnx's reference evaluator mis-evaluates some operators (MaxPool with
     asymmetric pads in onnx 1.23, raises on some AveragePool pads).  A model where the two
     differ at two random points is refused rather than certified against a wrong function."""
-    from .interpret import evaluate
+    from ...core.interpret import evaluate
 
     X = np.random.default_rng(0).uniform(-1, 1, (2, n))
     try:
