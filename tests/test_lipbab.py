@@ -1,4 +1,4 @@
-"""Published exact Lipschitz constants of the LipBaB networks (../shared/lipbab_nets/).
+"""Published exact Lipschitz constants of the LipBaB networks (tests/data/lipbab_nets/).
 
 p = inf: ||J||_{inf->inf} = max_i ||grad f_i||_1, the maximum over outputs of lipc's scalar value
 with c = e_i and input norm linf.  p = 1: ||J||_{1->1} = max over c in [-1,1]^m of ||J^T c||_inf,
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import lipc
-from conftest import shared_dir
+from conftest import LIPBAB_NETS
 from lipc.frontends.onnx.writer import save_mlp
 from oracle import lipschitz_many
 
@@ -24,10 +24,7 @@ NETS = {   # name: (box lo, box hi, published p=inf, published p=1)
 
 
 def load(name):
-    root = shared_dir()
-    if root is None:
-        pytest.skip("shared/lipbab_nets not found beside the checkout (set LIPC_SHARED)")
-    z = np.load(root / "lipbab_nets" / f"{name}.npz")
+    z = np.load(LIPBAB_NETS / f"{name}.npz")
     L = sum(k.startswith("W") for k in z.files)
     return [z[f"W{i}"] for i in range(1, L + 1)], [z[f"b{i}"] for i in range(1, L + 1)]
 

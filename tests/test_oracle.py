@@ -6,7 +6,6 @@ gradient sampling.
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -16,23 +15,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import oracle  # noqa: E402
+from conftest import LIPBAB_NETS  # noqa: E402
 
 NORMS = ("1", "2", "inf")
 
 
 # --------------------------------------------------------------------------- helpers
-def _lipbab_dir():
-    env = os.environ.get("LIPC_SHARED")
-    cands = []
-    if env:
-        cands += [Path(env) / "lipbab_nets", Path(env)]
-    cands.append(Path(__file__).resolve().parents[2] / "shared" / "lipbab_nets")
-    for c in cands:
-        if (c / "iris_4_5_5_3.npz").is_file():
-            return c
-    return None
-
-
 def _uniform_in_box(rng, lo, hi, n):
     return rng.uniform(lo, hi, size=(n, np.size(lo)))
 
@@ -87,11 +75,7 @@ LIPBAB = [
 
 @pytest.mark.parametrize("name,box,v2,v1,vinf,nreg", LIPBAB, ids=[r[0] for r in LIPBAB])
 def test_lipbab_published_values(name, box, v2, v1, vinf, nreg):
-    folder = _lipbab_dir()
-    if folder is None:
-        pytest.skip("LipBaB reference nets not found: set LIPC_SHARED to the shared/ folder "
-                    "(expected <root>/shared/lipbab_nets next to the <root>/main checkout)")
-    W, b = oracle.load_npz_net(folder / f"{name}.npz")
+    W, b = oracle.load_npz_net(LIPBAB_NETS / f"{name}.npz")
     t0 = time.perf_counter()
     regions, stats = oracle.enumerate_region_data(W, b, lo=box[0], hi=box[1], return_stats=True)
     elapsed = time.perf_counter() - t0
@@ -116,10 +100,7 @@ def test_lipbab_published_values(name, box, v2, v1, vinf, nreg):
 
 
 def test_lipbab_iris_lipschitz_result():
-    folder = _lipbab_dir()
-    if folder is None:
-        pytest.skip("LipBaB reference nets not found (set LIPC_SHARED)")
-    W, b = oracle.load_npz_net(folder / "iris_4_5_5_3.npz")
+    W, b = oracle.load_npz_net(LIPBAB_NETS / "iris_4_5_5_3.npz")
     res = oracle.lipschitz(W, b, lo=0.0, hi=1.0, alpha="2", beta="2")
     assert res.value == pytest.approx(6.771454513402937, rel=1e-9)
     assert res.n_regions == 16
