@@ -379,7 +379,7 @@ def test_foreign_changed_and_odd_files_in_a_library_are_never_deleted(tmp_path):
 
 
 def test_track_output_folder_with_foreign_files_is_refused(tmp_path):
-    from lipc.track import Question, discover, track
+    from lipc.studies.track import Question, discover, track
     import shutil
     ck = tmp_path / "ck"
     ck.mkdir()
