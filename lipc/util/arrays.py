@@ -13,7 +13,6 @@ overridable with the environment variable ``LIPC_MAX_ARRAY_ELEMENTS``.
 """
 from __future__ import annotations
 
-import os
 import zipfile
 from pathlib import Path
 from typing import Callable
@@ -22,6 +21,7 @@ import numpy as np
 from numpy.lib import format as npformat
 
 from ..errors import LipcError
+from .limits import env_limit
 
 MAX_ELEMENTS = 50_000_000
 _ENV = "LIPC_MAX_ARRAY_ELEMENTS"
@@ -29,16 +29,7 @@ _ENV = "LIPC_MAX_ARRAY_ELEMENTS"
 
 def max_elements() -> int:
     """The per-array entry limit (the environment variable overrides the default)."""
-    text = os.environ.get(_ENV)
-    if text is None:
-        return MAX_ELEMENTS
-    try:
-        value = int(text)
-    except ValueError:
-        raise LipcError(f"{_ENV}={text!r} is not a whole number") from None
-    if value <= 0:
-        raise LipcError(f"{_ENV} must be positive, not {value}")
-    return value
+    return env_limit(_ENV, MAX_ELEMENTS)
 
 
 def _header(fp, what: str, name: str, error: Callable[[str], LipcError]):

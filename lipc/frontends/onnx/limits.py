@@ -10,9 +10,8 @@ with the environment variable ``LIPC_MAX_ELEMENTS``.
 """
 from __future__ import annotations
 
-import os
-
 from ...errors import ModelError
+from ...util.limits import env_limit
 
 DEFAULT_MAX_ELEMENTS = 2_000_000
 ENV_VAR = "LIPC_MAX_ELEMENTS"
@@ -20,16 +19,7 @@ ENV_VAR = "LIPC_MAX_ELEMENTS"
 
 def max_elements() -> int:
     """The largest number of elements a tensor (or a weight matrix's nonzeros) may have."""
-    raw = os.environ.get(ENV_VAR)
-    if raw is None:
-        return DEFAULT_MAX_ELEMENTS
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ModelError(f"{ENV_VAR}={raw!r} is not an integer") from None
-    if value < 1:
-        raise ModelError(f"{ENV_VAR}={raw!r} must be positive")
-    return value
+    return env_limit(ENV_VAR, DEFAULT_MAX_ELEMENTS, ModelError)
 
 
 def product(dims) -> int:
