@@ -51,6 +51,10 @@ class QueryError(LipcError):
     """The query (norm, output selection, option value) is not meaningful or not supported."""
 
 
+class TimeLimitError(LipcError):
+    """The time limit ran out before there was anything to report (e.g. during compilation)."""
+
+
 class SolverError(LipcError):
     """The MIP solver failed, or returned an answer lipc cannot trust."""
 

@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from .interval import gamma
+from ..util.deadline import expired
 from .symbolic import objective_nodes, entries_that_matter, infer_symbolic, tighten_walk
 from ..errors import LipcError
 from ..core.ir import Bounds, Conditional, IRGraph
@@ -204,6 +205,8 @@ def _tighten_entries(lp: IncrementalLP, graph: IRGraph, name: str, idx: np.ndarr
     idx = idx[v.var[idx]]
     lo, hi = b.lo[idx].copy(), b.hi[idx].copy()
     for k, i in enumerate(idx):
+        if expired():                 # the rest keep their sound bounds so far
+            break
         col = int(v.cols[i])
         if hi[k] > 0:                 # the upper side matters only where it can be positive ...
             ub = -solve(col, -1.0)

@@ -34,6 +34,8 @@ import numpy as np
 from .interval import INTERVAL_RULES, gamma
 from ..core.ir import Affine, Bounds, Conditional, Const, Input, IRGraph, Switch
 from ..core.sparse import CSR, absolute
+from ..errors import TimeLimitError
+from ..util.deadline import check, expired, note
 
 _EPS = np.finfo(np.float64).eps
 
@@ -210,6 +212,9 @@ def backsubstitute(graph: IRGraph, target: str, entries: np.ndarray,
     s.add(target, np.asfortranarray(np.vstack([E, -E])))
     pos = order.index(target)
     for name in reversed(order[:pos + 1]):
+        if not s.lam:                      # every multiplier concretised: nothing left to visit
+            break
+        check("back-substituting bounds")
         lam = s.pop(name)
         if lam is None:
             continue
@@ -262,9 +267,11 @@ def _intersect(a: Bounds, lo: np.ndarray, hi: np.ndarray, source: str, idx: np.n
 def tighten_walk(graph: IRGraph, tighten: Callable[[str, np.ndarray, list[str]], tuple],
                  source: str, keep: set[str] | None = None) -> None:
     """The shared walk: interval rule per node, then ``tighten(name, entries, order)`` on the
-    entries that matter, intersected with the interval bounds."""
+    entries that matter, intersected with the interval bounds.  Past the time limit's deadline
+    the tightening stops (the node in progress and the rest keep their sound bounds so far)."""
     order = graph.topo()
     keep = objective_nodes(graph) if keep is None else keep
+    tightening = True
     for name in order:
         op = graph.op(name)
         b = INTERVAL_RULES[type(op)](graph, name, op, graph.bounds)
@@ -276,10 +283,19 @@ def tighten_walk(graph: IRGraph, tighten: Callable[[str, np.ndarray, list[str]],
         graph.bounds[name] = b
         if name not in keep or isinstance(op, (Input, Const, Conditional)):
             continue
-        idx = entries_that_matter(graph, name, keep, graph.bounds)
-        if idx.size:
-            lo, hi = tighten(name, idx, order)
+        if tightening and expired():
+            tightening = False
+        idx = entries_that_matter(graph, name, keep, graph.bounds) if tightening else ()
+        if len(idx):
+            try:
+                lo, hi = tighten(name, idx, order)
+            except TimeLimitError:
+                tightening = False
+                continue
             graph.bounds[name] = _intersect(graph.bounds[name], lo, hi, source, idx)
+    if not tightening:
+        note(f"{source} bound tightening stopped at the time limit (the rest keeps looser "
+             "sound bounds, so the MIP has more binaries)")
 
 
 def _reads_only_leaves(graph: IRGraph, op) -> bool:

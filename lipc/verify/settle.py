@@ -3,7 +3,8 @@ only when the certified witness closes the interval to it (``close``); the resul
 interval, never a bare number."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import time
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,12 @@ from ..core.network import Network
 from ..lowering import Lowered
 from ..question.domain import Domain
 from ..solvers import SolveOptions, solve_mip
+from ..util.deadline import deadline
 from .witness import Witness, verify
+
+# the solver always gets a moment, even when compiling used up the time limit: an incumbent or
+# a bound is worth more to the user than an error at the deadline
+MIN_SOLVER_SECONDS = 0.5
 
 # the default relative tolerance that closes an interval: [lower, upper] proves a value when
 # upper - lower <= RELATIVE_TOLERANCE * max(|lower|, |upper|).  Relative to the problem's own
@@ -118,10 +124,20 @@ def solve(net: Network | str | Path, domain: Domain | str, output: str | None = 
           compile_options: CompileOptions | None = None,
           output_norm: str | None = None) -> LipschitzResult:
     """Compute the local Lipschitz constant with a MIP solver (``options.solver``, default the
-    best installed one) and verify the witness."""
-    p, low = compile(net, domain, output, input_norm, compile_options=compile_options,
-                     output_norm=output_norm, normalize=True)
-    return solve_compiled(p, low, options)
+    best installed one) and verify the witness.  ``options.time_limit`` covers the compile too:
+    the solver gets what is left."""
+    opts = options or SolveOptions()
+    t0 = time.perf_counter()
+    with deadline(opts.time_limit) as d:
+        p, low = compile(net, domain, output, input_norm, compile_options=compile_options,
+                         output_norm=output_norm, normalize=True)
+    if opts.time_limit is not None:
+        opts = replace(opts, time_limit=max(opts.time_limit - (time.perf_counter() - t0),
+                                            MIN_SOLVER_SECONDS))
+    res = solve_compiled(p, low, opts)
+    if d is not None and d.notes:
+        res.message = "; ".join([res.message] * bool(res.message) + d.notes)
+    return res
 
 
 def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
