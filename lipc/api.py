@@ -7,7 +7,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +165,12 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
                    ) -> LipschitzResult:
     """Solve an already compiled query (e.g. one just written to a file) and verify it."""
     opts = options or SolveOptions()
+    # the primal side (lipc.bab.primal): a verified lower bound whatever the solver manages,
+    # and its point as the solver's MIP start
+    from .bab.primal import search
+    primal = search(p, low, seed=opts.seed)
+    if opts.start is None and primal.start is not None:
+        opts = replace(opts, start=primal.start)
 
     def accept(o) -> bool:          # a claimed optimum must be reproduced by the verified witness
         o.check = verify(p, low, o.x)
@@ -175,13 +181,18 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
     outcome = solve_mip(low.mip, opts, accept=accept)
     witness = outcome.check if outcome.check is not None else (
         verify(p, low, outcome.x) if outcome.x is not None else None)
+    if primal.value is not None and (witness is None or witness.value is None
+                                     or witness.value < primal.value):
+        witness = primal.witness
     lower = witness.value if witness is not None else None
     status, value, upper, message = _settle(outcome, lower)
     mip = low.mip
     stats = dict(p.stats(), columns=mip.n_cols, rows=mip.n_rows, nonzeros=mip.nnz,
                  binaries=mip.meta["binaries"], max_big_m=mip.meta["max_big_m"],
                  timings={k: round(v, 6) for k, v in p.timings.items()},
-                 solver_settings=outcome.settings)
+                 solver_settings=outcome.settings,
+                 primal=dict(value=primal.value, seconds=round(primal.seconds, 6),
+                             points=primal.points))
     return LipschitzResult(status, value, lower, upper, outcome.incumbent,
                            _relative_gap(lower, upper), outcome.seconds, outcome.nodes,
                            outcome.solver, p.query.input_norm.name, _describe_output(p),

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .base import Backend, SolverOutcome, Status, captured_stdout
+from .base import Backend, SolverOutcome, Status, captured_stdout, start_entries
 
 
 def _finite(v) -> float | None:
@@ -106,6 +106,9 @@ class HiGHS(Backend):
 
             if progress.enabled:
                 h.cbMipInterrupt.subscribe(on_interrupt)
+            idx, val = start_entries(opts.start)
+            if idx.size:
+                h.setSolution(int(idx.size), idx.astype(np.int32), val)
             h.run()
         ms = h.getModelStatus()
         info = h.getInfo()

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .base import Backend, SolverOutcome, Status, captured_stdout
+from .base import Backend, SolverOutcome, Status, captured_stdout, start_entries
 
 SCIP_INF = 1e20
 
@@ -108,6 +108,12 @@ class SCIP(Backend):
             if not att.presolve:
                 import pyscipopt as ps
                 m.setPresolve(ps.SCIP_PARAMSETTING.OFF)
+            idx, val = start_entries(opts.start)
+            if idx.size:
+                sol = m.createPartialSol()
+                for j, v in zip(idx, val):
+                    m.setSolVal(sol, xs[j], float(v))
+                m.addSol(sol)
             if progress.enabled:
                 m.includeEventhdlr(_event_handler(progress), "lipc_progress",
                                    "lipc progress line")
