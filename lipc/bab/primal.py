@@ -22,7 +22,7 @@ import numpy as np
 from ..compiler import Problem
 from ..estimators.randomlb import _is_l1_ball, sample_domain
 from ..interpret import evaluate
-from ..ir import Input
+from ..ir import Conditional, Input
 from ..lower import Lowered
 from ..witness import Witness, verify
 
@@ -135,11 +135,39 @@ def start_columns(p: Problem, low: Lowered, x: np.ndarray, c: np.ndarray) -> np.
     return cols
 
 
+def verify_columns(p: Problem, low: Lowered, cols: np.ndarray) -> Witness:
+    """The verified lower bound of a MIP column vector: the one call site of the witness
+    machinery in lipc.bab (to be replaced by a rigorous ``certify_point``)."""
+    return verify(p, low, np.nan_to_num(cols))
+
+
 def certify(p: Problem, low: Lowered, x: np.ndarray, c: np.ndarray) -> tuple[Witness, np.ndarray]:
-    """A verified lower bound at x: the one call site of the witness machinery (to be replaced
-    by a rigorous ``certify_point``).  Returns the witness and the MIP start columns."""
+    """A verified lower bound at x, and the MIP start columns of x's pattern."""
     cols = start_columns(p, low, x, c)
-    return verify(p, low, np.nan_to_num(cols)), cols
+    return verify_columns(p, low, cols), cols
+
+
+def pattern_columns(p: Problem, low: Lowered, x: np.ndarray, pattern: dict[str, np.ndarray],
+                    seed: np.ndarray | None) -> np.ndarray:
+    """Columns of the root MIP for input x with the activation ``pattern`` (forward
+    conditional -> 0/1 entries; conditionals it lacks take their value at x) and seed c: what
+    the witness reads (input, forward binaries, seed), everything else NaN."""
+    cols = np.full(low.mip.n_cols, np.nan)
+    at_x = evaluate(p.graph, _leaves(p, x[None, :], seeds_of(p, np.random.default_rng(0))[0]),
+                    [n for n in low.values if isinstance(p.graph.op(n), Conditional)
+                     and p.graph.stage(n) == "forward"])
+    for name, v in low.values.items():
+        op = p.graph.op(name)
+        if name == p.network.input:
+            vals = x
+        elif isinstance(op, Conditional) and p.graph.stage(name) == "forward":
+            vals = pattern.get(name, at_x[name][:, 0])
+        elif name == p.graph.role("seed") and seed is not None:
+            vals = seed
+        else:
+            continue
+        cols[v.cols[v.var]] = np.asarray(vals, float)[v.var]
+    return cols
 
 
 def search(p: Problem, low: Lowered, seconds: float = 0.5, samples: int = 2000, seed: int = 0,
