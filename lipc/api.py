@@ -153,11 +153,16 @@ def _relative_gap(lo: float | None, hi: float | None) -> float | None:
 def solve(net: Network | str | Path, domain: Domain | str, output: str | None = None,
           input_norm: str = "linf", options: SolveOptions | None = None,
           compile_options: CompileOptions | None = None,
-          output_norm: str | None = None) -> LipschitzResult:
+          output_norm: str | None = None, engine: str = "mip", bab=None) -> LipschitzResult:
     """Compute the local Lipschitz constant with a MIP solver (``options.solver``, default the
-    best installed one) and verify the witness."""
+    best installed one) and verify the witness.  ``engine`` "bab" runs branch and bound
+    (lipc.bab, settings ``bab``: a BabOptions), "auto" chooses by unstable-neuron count."""
     p, low = compile(net, domain, output, input_norm, compile_options=compile_options,
                      output_norm=output_norm)
+    if engine != "mip":
+        from .bab.driver import choose_engine, solve_bab
+        if choose_engine(p, engine) == "bab":
+            return solve_bab(p, options, bab, low=low)
     return solve_compiled(p, low, options)
 
 

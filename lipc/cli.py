@@ -102,8 +102,11 @@ def _cmd_solve(args) -> int:
                         seed=args.seed, solver=args.solver, cross_check=args.cross_check,
                         retry=not args.no_retry,
                         progress=not args.quiet and not args.json and sys.stderr.isatty())
+    from .bab.driver import BabOptions
+    bab = BabOptions(workers=args.workers, scheduler=args.scheduler, node_limit=args.node_limit)
     res = api.solve(_model(args), args.domain, args.output, args.input_norm, opts,
-                    compile_options=_compile_options(args), output_norm=args.output_norm)
+                    compile_options=_compile_options(args), output_norm=args.output_norm,
+                    engine=args.engine, bab=bab)
     if args.json:
         print(json.dumps(res.to_dict(), indent=2, default=float))
         return 0
@@ -121,6 +124,12 @@ def _cmd_solve(args) -> int:
         print(f"  witness    x = {np.array2string(np.array(w.x), precision=6, max_line_width=200)}"
               f" (ball of radius {w.radius:.3g} inside its activation region)")
     s = res.stats
+    if "bab" in s:
+        b = s["bab"]
+        print(f"  bab        {b['nodes']} nodes, {b['pruned']} pruned, {b['closed']} closed, "
+              f"{b['open']} open, {b['mip_hand_offs']} MIP hand-offs, {b['workers']} worker(s); "
+              f"{res.seconds:.3f} s")
+        return 0
     print(f"  MIP        {s['columns']} columns, {s['rows']} rows, {s['nonzeros']} nonzeros, "
           f"{s['binaries']} binaries, max big-M {s['max_big_m']:.4g}")
     print(f"  solver     {res.solver}: {res.seconds:.3f} s, {res.nodes} nodes")
@@ -226,6 +235,17 @@ def parser() -> argparse.ArgumentParser:
                            help="on an impossible infeasible/unbounded answer, fail at once "
                                 "instead of retrying with other tolerances and solvers")
             p.add_argument("--json", action="store_true", help="machine-readable result")
+            p.add_argument("--engine", default="mip", choices=("mip", "bab", "auto"),
+                           help="mip: one MIP (default); bab: branch and bound on unstable "
+                                "neurons, each node re-bounded by the compiler's passes; auto: "
+                                "bab when the query has many unstable neurons")
+            p.add_argument("--workers", type=positive_int, default=1,
+                           help="bab: local worker processes bounding nodes")
+            p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                           help="bab: bound nodes on this Dask cluster")
+            p.add_argument("--node-limit", type=positive_int, default=None,
+                           help="bab: stop after bounding this many nodes (the interval is "
+                                "reported)")
     return ap
 
 

@@ -17,6 +17,7 @@ from ..solvers import SolveOptions
 from ..solvers.base import Progress
 from ..workers import Parallelism
 from ..compiler import lower_problem
+from ..lower import Lowered
 from .node import Candidate, NodeConfig
 from .primal import pattern_columns, search, verify_columns
 from .search import Limits, run
@@ -50,12 +51,12 @@ def choose_engine(p: Problem, engine: str) -> str:
     return engine
 
 
-def solve_bab(p: Problem, options: SolveOptions | None = None,
-              bab: BabOptions | None = None) -> LipschitzResult:
+def solve_bab(p: Problem, options: SolveOptions | None = None, bab: BabOptions | None = None,
+              low: Lowered | None = None) -> LipschitzResult:
     """The constant of the compiled query ``p`` by branch and bound over its box."""
     opts = options or SolveOptions()
     bab = bab or BabOptions()
-    low = lower_problem(p)
+    low = low if low is not None else lower_problem(p)
     primal = search(p, low, seed=opts.seed)
 
     def certify(c: Candidate):
