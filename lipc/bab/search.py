@@ -100,9 +100,30 @@ class _State:
             self.open = keep
 
 
-def _jobs(network, domain, query, nodes, cfg):
-    return [("-".join(map(str, key)) or "root", (network, domain, query, key, splits, cfg))
-            for key, splits in nodes]
+# what every node of the current run shares, for local worker processes: they are forked from
+# the driver and inherit it (a query's seed set may hold closures, which pickle cannot send);
+# a Dask cluster gets the objects themselves (cloudpickle), the network without its reference
+# evaluator (nodes never use it: certification happens in the driver)
+_SHARED: dict[str, tuple] = {}
+
+
+def _bound_shared(token: str, key: tuple, splits: tuple, cfg: NodeConfig) -> NodeResult:
+    network, domain, query = _SHARED[token]
+    return bound_node(network, domain, query, key, splits, cfg)
+
+
+def _jobs(token: str, par: Parallelism, nodes, cfg):
+    if par.backend == "processes":
+        return _bound_shared, [(_name(key), (token, key, splits, cfg)) for key, splits in nodes]
+    network, domain, query = _SHARED[token]
+    if par.backend == "dask":
+        network = replace(network, reference=None)
+    return bound_node, [(_name(key), (network, domain, query, key, splits, cfg))
+                        for key, splits in nodes]
+
+
+def _name(key: tuple) -> str:
+    return "-".join(map(str, key)) or "root"
 
 
 def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits: Limits,
@@ -113,6 +134,8 @@ def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits:
     solution's verified (value, witness); ``incumbent`` a verified start (the primal side);
     ``progress(nodes, lower, upper)`` after every batch."""
     t0 = time.perf_counter()
+    token = f"{id(network)}-{t0}"
+    _SHARED[token] = (network, domain, query)
     st = _State()
     st.offer(*incumbent, limits)
     pending = [((), ())]
@@ -126,8 +149,8 @@ def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits:
             if limits.time_limit is not None:       # a hand-off never outlives the run
                 left = max(0.1, limits.time_limit - (time.perf_counter() - t0))
                 node_cfg = replace(cfg, mip_seconds=min(cfg.mip_seconds, left))
-            jobs = _jobs(network, domain, query, pending, node_cfg)
-            results = dict(run_jobs(bound_node, jobs, par))
+            fn, jobs = _jobs(token, par, pending, node_cfg)
+            results = dict(run_jobs(fn, jobs, par))
             for name in sorted(results, key=_key_order):
                 st.merge(results[name], limits, certify)
             expanding = []
@@ -154,6 +177,8 @@ def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits:
                 break
     except KeyboardInterrupt:
         status = "interrupted"
+    finally:
+        _SHARED.pop(token, None)
     upper = st.upper(expanding)
     if status == "optimal" and not _closed(st, upper, limits):
         # every node closed, but the verified value does not reproduce the solvers' optima
