@@ -58,7 +58,7 @@ def test_bab_matches_oracle(tmp_path, in_norm, dom_kind):
 def test_bab_branches_on_a_deeper_net(tmp_path):
     net, spec, norm, dom, want = _case(tmp_path, "linf", "box", "margin", hidden=(8, 8, 6))
     res = lipc.solve(net, spec, input_norm=norm, output_norm="margin", engine="bab",
-                     bab=BRANCHY)
+                     bab=BabOptions(mip_binaries=2))
     assert res.stats["bab"]["nodes"] > 3            # the test exercises splitting
     assert res.status == "optimal" and res.value == pytest.approx(want, rel=1e-6)
 
