@@ -136,3 +136,18 @@ def test_cli_engine_bab(tmp_path, capsys):
                "--engine", "bab", "--node-limit", "2", "--quiet"])
     out = capsys.readouterr().out
     assert rc == 0 and "bab " in out and "interval" in out
+
+
+def test_node_mip_where_highs_presolve_claimed_a_wrong_optimum(tmp_path):
+    """benchmarks/bab.py's B-0.1: HiGHS 1.16 with presolve called the root node's MIP optimal
+    at 0.1962 while a verified point gives 0.2086; bab must agree with the single MIP."""
+    pytest.importorskip("highspy")
+    Ws, bs = random_mlp(np.random.default_rng(2), [10, 20, 30, 20, 2])
+    net = lipc.load(save_mlp(tmp_path / "B.onnx", Ws, bs))
+    c = np.random.default_rng(100 + ord("B")).uniform(0, 1, 10)
+    dom = lipc.Domain(c - 0.1, c + 0.1)
+    opts = SolveOptions(solver="highs")
+    mip = lipc.solve(net, dom, "0-1", options=opts)
+    bab = lipc.solve(net, dom, "0-1", options=opts, engine="bab")
+    assert mip.status == bab.status == "optimal"
+    assert bab.value == pytest.approx(mip.value, rel=1e-9) == pytest.approx(0.2086095054, rel=1e-8)

@@ -81,8 +81,8 @@ def solve_bab(p: Problem, options: SolveOptions | None = None, bab: BabOptions |
                                                        seconds=round(primal.seconds, 6)),
                  timings={k: round(v, 6) for k, v in p.timings.items()})
     message = {"stalled": "every open node is too narrow to split; reporting the interval",
-               "unverified": "every node is closed but the verified value does not reproduce "
-                             "the node solvers' optima; reporting the interval"}.get(out.status, "")
+               "unverified": "the verified value does not agree with the node solvers' bounds "
+                             "(a solver's claimed optimum is wrong); reporting the interval"}.get(out.status, "")
     return LipschitzResult(out.status, value, out.lower, upper, out.lower,
                            _relative_gap(out.lower, upper), out.seconds, out.stats["nodes"],
                            f"bab({opts.solver})", p.query.input_norm.name, _describe_output(p),

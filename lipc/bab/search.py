@@ -57,13 +57,15 @@ class _State:
     hand_offs: int = 0
     batches: int = 0
 
-    def upper(self, expanding: list[NodeResult]) -> float:
+    def bound(self, expanding: list[NodeResult]) -> float:
+        """The largest node bound (closed, pruned, open, being split)."""
         if self.nodes == 0:
             return np.inf                                   # not even the root is bounded
         ups = [self.done_upper] + [-e[0] for e in self.open[:1]] + [r.upper for r in expanding]
-        if self.lower is not None:
-            ups.append(self.lower)
         return float(max(ups))
+
+    def upper(self, expanding: list[NodeResult]) -> float:
+        return max(self.bound(expanding), -np.inf if self.lower is None else self.lower)
 
     def slack(self, lim: Limits) -> float:
         return 0.0 if self.lower is None else max(lim.gap_abs, lim.gap * abs(self.lower))
@@ -182,6 +184,10 @@ def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits:
     upper = st.upper(expanding)
     if status == "optimal" and not _closed(st, upper, limits):
         # every node closed, but the verified value does not reproduce the solvers' optima
+        status = "unverified"
+    if st.lower is not None and st.lower > st.bound(expanding) + st.slack(limits):
+        # a verified point above every node's bound: some node's bound (a solver's claimed
+        # optimum) is wrong; the interval is still reported, never a value
         status = "unverified"
     stats = dict(nodes=st.nodes, pruned=st.pruned, closed=st.closed, open=len(st.open),
                  mip_hand_offs=st.hand_offs, batches=st.batches, workers=par.workers,
