@@ -85,6 +85,18 @@ def test_two_workers_explore_the_same_tree(tmp_path):
     assert two.stats["bab"]["nodes"] == one.stats["bab"]["nodes"]
 
 
+def test_dask_cluster_explores_the_same_tree(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    net, spec, norm, dom, want = _case(tmp_path, "linf", "l1", "margin", hidden=(8, 8, 6))
+    one = lipc.solve(net, spec, output_norm="margin", engine="bab", bab=BRANCHY)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        far = lipc.solve(net, spec, output_norm="margin", engine="bab",
+                         bab=replace(BRANCHY, scheduler=cluster.scheduler_address))
+    assert far.value == one.value == pytest.approx(want, rel=1e-6)
+    assert far.stats["bab"]["nodes"] == one.stats["bab"]["nodes"]
+
+
 def test_auto_engine_and_unknown_engine(tmp_path):
     net, spec, norm, dom, want = _case(tmp_path, "linf", "box", "margin")
     res = lipc.solve(net, spec, output_norm="margin", engine="auto")
