@@ -36,9 +36,12 @@ class BabOptions:
     scheduler: str | None = None
     batch: int = 4                    # nodes split per round (fixed: results do not depend
     node_limit: int | None = None     # on the number of workers)
-    mip_binaries: int = 16
+    # measured on benchmarks/bab.py A-0.1 / A-0.15 (hand-off at 12/16/22/26/30 binaries,
+    # 2 or 4 candidates): 26 and 2 were fastest (4.7 s / 14.2 s against 7.6 s / > 60 s)
+    mip_binaries: int = 26
     mip_seconds: float = 10.0
     bounds: str = "auto"
+    candidates: int = 2               # split entries measured per node
 
 
 def choose_engine(p: Problem, engine: str) -> str:
@@ -64,7 +67,8 @@ def solve_bab(p: Problem, options: SolveOptions | None = None, bab: BabOptions |
         return w.value, w
 
     cfg = NodeConfig(bounds=bab.bounds, mip_binaries=bab.mip_binaries,
-                     mip_seconds=bab.mip_seconds, solver=opts.solver, seed=opts.seed)
+                     mip_seconds=bab.mip_seconds, solver=opts.solver, seed=opts.seed,
+                     candidates=bab.candidates)
     limits = Limits(opts.time_limit, bab.node_limit, opts.gap, opts.gap_abs)
     par = Parallelism(bab.workers, bab.scheduler)
     t0 = time.perf_counter()

@@ -42,10 +42,10 @@ class NodeConfig:
     """How nodes are bounded (the same for every node: results depend on nothing else)."""
 
     bounds: str = "auto"              # bound passes for the node's compile
-    mip_binaries: int = 16            # hand a node with at most this many binaries to the MIP
+    mip_binaries: int = 26            # hand a node with at most this many binaries to the MIP
     mip_seconds: float = 10.0         # time budget of one hand-off
     solver: str = "auto"
-    candidates: int = 4               # split entries measured per node
+    candidates: int = 2               # split entries measured per node
     seed: int = 0
 
 
