@@ -11,6 +11,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .bab.driver import choose_engine, solve_bab
 from .compiler.entry import compile, problem
 from .compiler.pipeline import CompileOptions
 from .errors import LipcError, QueryError
@@ -21,11 +22,29 @@ from .core.network import Network
 from .question.domain import Domain, parse_domain
 from .solvers import SolveOptions
 from .verify.ranges import RangeResult, compile_range, range_problem, solve_range
-from .verify.settle import LipschitzResult, solve, solve_compiled
+from .verify import settle
+from .verify.settle import LipschitzResult, solve_compiled
 
 __all__ = ["load", "problem", "compile", "solve", "solve_compiled", "LipschitzResult",
            "RangeResult", "range_problem", "compile_range", "solve_range", "EstimateResult",
            "Comparison", "check_question", "estimate", "compare", "solve_query", "compile_query"]
+
+
+def solve(net: Network | str | Path, domain: Domain | str, output: str | None = None,
+          input_norm: str = "linf", options: SolveOptions | None = None,
+          compile_options: CompileOptions | None = None, output_norm: str | None = None,
+          engine: str = "mip", bab=None) -> LipschitzResult:
+    """The local Lipschitz constant as a certified interval.  ``engine`` "mip" solves one MIP
+    (lipc.verify.settle.solve); "bab" runs branch and bound on unstable neurons (lipc.bab,
+    settings ``bab``: a BabOptions); "auto" chooses by the number of unstable neurons."""
+    if engine == "mip":
+        return settle.solve(net, domain, output, input_norm, options, compile_options,
+                            output_norm)
+    p, low = compile(net, domain, output, input_norm, compile_options=compile_options,
+                     output_norm=output_norm)
+    if choose_engine(p, engine) == "bab":
+        return solve_bab(p, options, bab, low=low)
+    return solve_compiled(p, low, options)
 
 
 # ---------------------------------------------------------------------- estimators (issue 6)

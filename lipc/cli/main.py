@@ -95,6 +95,17 @@ def parser() -> argparse.ArgumentParser:
                                 "instead of retrying with other tolerances and solvers")
             p.add_argument("--json", action="store_true", help="machine-readable result")
         if name == "solve":
+            p.add_argument("--engine", default="mip", choices=("mip", "bab", "auto"),
+                           help="mip: one MIP (default); bab: branch and bound on unstable "
+                                "neurons, each node re-bounded by the compiler's passes; auto: "
+                                "bab when the query has many unstable neurons")
+            p.add_argument("--workers", type=positive_int, default=1,
+                           help="bab: local worker processes bounding nodes")
+            p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                           help="bab: bound nodes on this Dask cluster (trusted clusters only)")
+            p.add_argument("--node-limit", type=positive_int, default=None,
+                           help="bab: stop after bounding this many nodes (the interval is "
+                                "reported)")
             p.add_argument("--strict", action="store_true",
                            help="exit 3 unless the status is optimal (proved): 0 proved, "
                                 "3 not proved, 2 input error, 1 internal error")

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 
 from .. import api
+from ..bab.driver import BabOptions
 from ..core.ir import Affine, Conditional, Const, Input, Switch
 from ..solvers import SolveOptions
 from ..util.text import json_text, number_text
@@ -31,8 +32,10 @@ def solve_result(args) -> api.LipschitzResult:
                         seed=args.seed, solver=args.solver, cross_check=args.cross_check,
                         retry=not args.no_retry,
                         progress=not args.quiet and not args.json and sys.stderr.isatty())
+    bab = BabOptions(workers=args.workers, scheduler=args.scheduler, node_limit=args.node_limit)
     return api.solve(model(args), args.domain, args.output, args.input_norm, opts,
-                     compile_options=compile_options(args), output_norm=args.output_norm)
+                     compile_options=compile_options(args), output_norm=args.output_norm,
+                     engine=args.engine, bab=bab)
 
 
 def solve_command(args) -> int:
@@ -59,6 +62,12 @@ def print_result(res: api.LipschitzResult) -> None:
         print(f"  witness    x = {np.array2string(np.array(w.x), precision=6, max_line_width=200)}"
               f" (ball of radius {w.radius:.3g} inside its activation region)")
     s = res.stats
+    if "bab" in s:
+        b = s["bab"]
+        print(f"  bab        {b['nodes']} nodes, {b['pruned']} pruned, {b['closed']} closed, "
+              f"{b['open']} open, {b['mip_hand_offs']} MIP hand-offs, {b['workers']} worker(s); "
+              f"{res.seconds:.3f} s")
+        return
     print(f"  MIP        {s['columns']} columns, {s['rows']} rows, {s['nonzeros']} nonzeros, "
           f"{s['binaries']} binaries, max big-M {s['max_big_m']:.4g}")
     print(f"  solver     {res.solver}: {res.seconds:.3f} s, {res.nodes} nodes")

@@ -18,7 +18,8 @@ import numpy as np
 
 from ..compiler.pipeline import CompileOptions
 from .l2 import require
-from .randomlb import gradients, sample_domain
+from ..question.sampling import sample_domain
+from .randomlb import gradients
 
 GUARANTEE = "heuristic"
 N_BATCHES = 50

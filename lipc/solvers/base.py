@@ -56,6 +56,17 @@ class SolveOptions:
     presolve: bool = True
     cross_check: str | None = None      # re-solve with this solver; disagreement is an error
     retry: bool = True                  # on a numerical failure: tighter tolerances, other solvers
+    # a MIP start: one value per column (FlatMIP order), NaN where unknown (a partial start the
+    # solver completes); lipc.bab.primal builds it from a verified point
+    start: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+
+def start_entries(start: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(column indices, values) of the known entries of a MIP start (none when there is none)."""
+    if start is None:
+        return np.zeros(0, np.int64), np.zeros(0)
+    idx = np.flatnonzero(~np.isnan(start))
+    return idx, np.asarray(start, np.float64)[idx]
 
 
 @dataclass

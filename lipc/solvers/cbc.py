@@ -13,7 +13,8 @@ import re
 import numpy as np
 
 from ..core.mip import FlatMIP
-from .base import Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status
+from .base import (Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status,
+                   start_entries)
 from ..util.capture import captured_stdout
 
 _NODES = re.compile(r"Enumerated nodes:\s*(\d+)")
@@ -104,6 +105,9 @@ def solve_pymip(m, xs, opts: SolveOptions, att: Attempt, progress: Progress,
     if not att.presolve:
         m.preprocess = 0
     m.verbose = 1                        # the log is captured: progress and node count
+    idx, val = start_entries(opts.start)
+    if idx.size:
+        m.start = [(xs[j], float(v)) for j, v in zip(idx, val)]
     lines: list[str] = []
 
     def on_line(line: str) -> None:

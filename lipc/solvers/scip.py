@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .base import Backend, SolverOutcome, Status
+from .base import Backend, SolverOutcome, Status, start_entries
 from ..util.capture import captured_stdout
 
 SCIP_INF = 1e20
@@ -109,6 +109,12 @@ class SCIP(Backend):
             if not att.presolve:
                 import pyscipopt as ps
                 m.setPresolve(ps.SCIP_PARAMSETTING.OFF)
+            idx, val = start_entries(opts.start)
+            if idx.size:
+                sol = m.createPartialSol()
+                for j, v in zip(idx, val):
+                    m.setSolVal(sol, xs[j], float(v))
+                m.addSol(sol)
             if progress.enabled:
                 m.includeEventhdlr(_event_handler(progress), "lipc_progress",
                                    "lipc progress line")

@@ -16,6 +16,7 @@ from ..lowering import Lowered
 from ..question.domain import Domain
 from ..solvers import SolveOptions, solve_mip
 from ..util.deadline import deadline
+from .primal import search
 from .witness import Witness, verify
 
 # the solver always gets a moment, even when compiling used up the time limit: an incumbent or
@@ -104,7 +105,7 @@ def settle_outcome(outcome, verified: float | None, certified_upper: float | Non
     return status, value, bound, "; ".join(notes)
 
 
-def _describe_output(p: Problem) -> str:
+def describe_output(p: Problem) -> str:
     out = p.query.output
     if out.fixed is not None:
         return f"<c, f> with c = {np.ldexp(out.fixed, p.scale_exp).tolist()}"
@@ -144,6 +145,11 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
                    ) -> LipschitzResult:
     """Solve an already compiled query (e.g. one just written to a file) and verify it."""
     opts = options or SolveOptions()
+    # the primal side: a certified lower bound whatever the solver manages, and its point as
+    # the solver's MIP start (a point above a claimed optimum also exposes a wrong solver)
+    primal = search(p, low, seed=opts.seed)
+    if opts.start is None and primal.start is not None:
+        opts = replace(opts, start=primal.start)
 
     def accept(o) -> bool:          # a claimed optimum must be reproduced by the verified witness
         o.check = verify(p, low, o.x)
@@ -154,6 +160,9 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
     outcome = solve_mip(low.mip, opts, accept=accept)
     witness = outcome.check if outcome.check is not None else (
         verify(p, low, outcome.x) if outcome.x is not None else None)
+    if primal.value is not None and (witness is None or witness.value is None
+                                     or witness.value < primal.value):
+        witness = primal.witness
     lower = witness.value if witness is not None else None
     status, value, upper, message = settle_outcome(outcome, lower, certified_upper(p), opts.gap)
     k = p.scale_exp
@@ -168,8 +177,10 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
     stats = dict(p.stats(), columns=mip.n_cols, rows=mip.n_rows, nonzeros=mip.nnz,
                  binaries=mip.meta["binaries"], max_big_m=mip.meta["max_big_m"],
                  timings={k: round(v, 6) for k, v in p.timings.items()},
-                 solver_settings=outcome.settings)
+                 solver_settings=outcome.settings,
+                 primal=dict(value=up(primal.value), seconds=round(primal.seconds, 6),
+                             points=primal.points))
     return LipschitzResult(status, value, lower, upper, incumbent,
                            relative_gap(lower, upper), outcome.seconds, outcome.nodes,
-                           outcome.solver, p.query.input_norm.name, _describe_output(p),
+                           outcome.solver, p.query.input_norm.name, describe_output(p),
                            p.domain.description, stats, witness, message, outcome.x)

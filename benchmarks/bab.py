@@ -1,0 +1,116 @@
+"""The single MIP (today's path) against branch and bound (``--engine bab``), 1 and 2 workers.
+
+    python benchmarks/bab.py                       # every instance, 60 s each run
+    python benchmarks/bab.py --only A-0.1 C-cube --time-limit 120 --at 10
+
+Instances (seeded, regenerated, as in benchmarks/run.py): random [10, 20, 30, 20, 2] networks
+with PyTorch's default initialisation (nets A, B) on l_inf balls of radius 0.1 / 0.15 / 0.2
+around random centres in [0, 1]^10, net C on the unit cube [0, 1]^10, and the shipped
+examples/mlp_10_20_30_20_2.onnx on the l_inf ball of radius 0.1 around examples/x0_10.npy;
+the l_inf-local Lipschitz constant of the margin f0 - f1.  Every engine runs in the same
+process one after the other (the machine is shared: compare ratios within a row), HiGHS, one
+thread per worker.  Printed per instance and engine: status, time to proof (or the limit),
+nodes, the interval at the limit (and at ``--at`` seconds, by a separate short run), and the
+speed-up against the single MIP; at the end the geometric mean over instances the MIP needs
+>= 10 s for.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import lipc
+from lipc.bab.driver import BabOptions
+from lipc.frontends.onnx.writer import random_mlp, save_mlp
+from lipc.question.domain import Domain
+from lipc.solvers import SolveOptions
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ENGINES = {"mip": ("mip", None), "bab-1": ("bab", 1), "bab-2": ("bab", 2)}
+
+
+def suite(tmp: Path) -> list[dict]:
+    inst = []
+    for key, seed, radii in (("A", 1, [0.1, 0.15, 0.2]), ("B", 2, [0.1, 0.15]), ("C", 3, [])):
+        Ws, bs = random_mlp(np.random.default_rng(seed), [10, 20, 30, 20, 2])
+        path = save_mlp(tmp / f"{key}.onnx", Ws, bs)
+        centre = np.random.default_rng(100 + ord(key)).uniform(0, 1, 10)
+        for r in radii:
+            inst.append(dict(name=f"{key}-{r}", path=path, lo=centre - r, hi=centre + r))
+        if key == "C":
+            inst.append(dict(name="C-cube", path=path, lo=np.zeros(10), hi=np.ones(10)))
+    x0 = np.load(ROOT / "examples" / "x0_10.npy")
+    inst.append(dict(name="example-0.1", path=ROOT / "examples" / "mlp_10_20_30_20_2.onnx",
+                     lo=x0 - 0.1, hi=x0 + 0.1))
+    return inst
+
+
+def run_one(inst: dict, engine: str, limit: float) -> dict:
+    kind, workers = ENGINES[engine]
+    opts = SolveOptions(solver="highs", time_limit=limit)
+    t0 = time.perf_counter()
+    res = lipc.solve(inst["path"], Domain(inst["lo"], inst["hi"]), "0-1", "linf", opts,
+                     engine=kind, bab=BabOptions(workers=workers or 1))
+    seconds = time.perf_counter() - t0
+    nodes = res.stats["bab"]["nodes"] if "bab" in res.stats else res.nodes
+    return dict(instance=inst["name"], engine=engine, status=res.status, seconds=seconds,
+                nodes=nodes, lower=res.lower, upper=res.upper)
+
+
+def _interval(r: dict) -> str:
+    lo = "-" if r["lower"] is None else f"{r['lower']:.6g}"
+    hi = "-" if r["upper"] is None else f"{r['upper']:.6g}"
+    return f"[{lo}, {hi}]"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--engines", nargs="*", default=list(ENGINES), choices=list(ENGINES))
+    ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--at", type=float, default=None, help="also the interval after S seconds")
+    ap.add_argument("--json", default=None, help="write every row to this file")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for inst in suite(Path(tmp)):
+            if args.only and inst["name"] not in args.only:
+                continue
+            print(f"\n{inst['name']}")
+            print(f"  {'engine':7} {'status':11} {'seconds':>8} {'nodes':>7}  interval"
+                  + ("  (at --at)" if args.at else "") + "  speed-up")
+            base = None
+            for engine in args.engines:
+                r = run_one(inst, engine, args.time_limit)
+                if args.at:
+                    r["at"] = _interval(run_one(inst, engine, args.at))
+                if engine == "mip":
+                    base = r
+                speed = (base["seconds"] / r["seconds"]
+                         if base and r["status"] == "optimal" else None)
+                r["speedup"] = speed
+                rows.append(r)
+                print(f"  {engine:7} {r['status']:11} {r['seconds']:8.1f} {str(r['nodes']):>7}  "
+                      f"{_interval(r)}" + (f"  {r['at']}" if args.at else "")
+                      + (f"  {speed:.2f}x" if speed else ""), flush=True)
+    for engine in args.engines[1:]:
+        hard = [r["speedup"] or 0.0 for r in rows if r["engine"] == engine and any(
+            b["engine"] == "mip" and b["instance"] == r["instance"] and b["seconds"] >= 10
+            for b in rows)]
+        ok = [s for s in hard if s > 0]
+        if ok:
+            print(f"{engine}: geometric-mean speed-up on instances the MIP needs >= 10 s for: "
+                  f"{statistics.geometric_mean(ok):.2f}x over {len(ok)} of {len(hard)}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()

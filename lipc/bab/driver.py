@@ -1,0 +1,92 @@
+"""``lipc solve --engine bab|auto``: branch and bound as a LipschitzResult like the MIP path's.
+
+The engine splits unstable neurons, so it runs on every domain kind, input norm and output side
+the compiler accepts.  ``auto`` keeps small queries (few unstable neurons, where one MIP is
+fastest) on the MIP path.  Every node solution is certified here, on the root query, through
+lipc.bab.primal (the one call site of the witness machinery).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ..compiler.pipeline import Problem, lower_problem
+from ..errors import QueryError
+from ..lowering import Lowered
+from ..solvers import SolveOptions
+from ..solvers.base import Progress
+from ..studies.workers import Parallelism
+from ..verify.primal import pattern_columns, search, verify_columns
+from ..verify.settle import LipschitzResult, describe_output, relative_gap
+from .node import Candidate, NodeConfig
+from .search import Limits, run
+
+ENGINES = ("mip", "bab", "auto")
+# auto: a query with more unstable neurons than this goes to branch and bound (the single MIP
+# proves the paper's l-inf balls of radius 0.1, ~30-55 binaries, in seconds)
+AUTO_UNSTABLE = 60
+
+
+@dataclass(frozen=True)
+class BabOptions:
+    """Branch-and-bound settings beyond the solver's (SolveOptions)."""
+
+    workers: int = 1
+    scheduler: str | None = None
+    batch: int = 4                    # nodes split per round (fixed: results do not depend
+    node_limit: int | None = None     # on the number of workers)
+    # measured on benchmarks/bab.py A-0.1 / A-0.15 (hand-off at 12/16/22/26/30 binaries,
+    # 2 or 4 candidates): 26 and 2 were fastest (4.7 s / 14.2 s against 7.6 s / > 60 s)
+    mip_binaries: int = 26
+    mip_seconds: float = 10.0
+    bounds: str = "auto"
+    candidates: int = 2               # split entries measured per node
+
+
+def choose_engine(p: Problem, engine: str) -> str:
+    """``mip`` or ``bab`` for ``engine`` in ENGINES (``auto``: by unstable-neuron count)."""
+    if engine not in ENGINES:
+        raise QueryError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    if engine == "auto":
+        unstable = sum(p.stats()["unstable"].values())
+        return "bab" if unstable > AUTO_UNSTABLE else "mip"
+    return engine
+
+
+def solve_bab(p: Problem, options: SolveOptions | None = None, bab: BabOptions | None = None,
+              low: Lowered | None = None) -> LipschitzResult:
+    """The constant of the compiled query ``p`` by branch and bound over its box."""
+    opts = options or SolveOptions()
+    bab = bab or BabOptions()
+    low = low if low is not None else lower_problem(p)
+    primal = search(p, low, seed=opts.seed)
+
+    def certify(c: Candidate):
+        w = verify_columns(p, low, pattern_columns(p, low, c.x, c.pattern, c.seed))
+        return w.value, w
+
+    cfg = NodeConfig(bounds=bab.bounds, mip_binaries=bab.mip_binaries,
+                     mip_seconds=bab.mip_seconds, solver=opts.solver, seed=opts.seed,
+                     candidates=bab.candidates)
+    limits = Limits(opts.time_limit, bab.node_limit, opts.gap, opts.gap_abs)
+    par = Parallelism(bab.workers, bab.scheduler)
+    t0 = time.perf_counter()
+    progress = Progress("bab", opts.progress, t0=t0)
+    try:
+        out = run(p.network, p.domain, p.query, cfg, limits, certify, par, bab.batch,
+                  progress=lambda n, lo, up: progress(n, lo, up),
+                  incumbent=(primal.value, primal.witness))
+    finally:
+        progress.close()
+    upper = None if out.upper == float("inf") else out.upper
+    value = out.lower if out.status == "optimal" else None
+    stats = dict(p.stats(), bab=out.stats, primal=dict(value=primal.value,
+                                                       seconds=round(primal.seconds, 6)),
+                 timings={k: round(v, 6) for k, v in p.timings.items()})
+    message = {"stalled": "every open node is too narrow to split; reporting the interval",
+               "unverified": "the verified value does not agree with the node solvers' bounds "
+                             "(a solver's claimed optimum is wrong); reporting the interval"}.get(out.status, "")
+    return LipschitzResult(out.status, value, out.lower, upper, out.lower,
+                           relative_gap(out.lower, upper), out.seconds, out.stats["nodes"],
+                           f"bab({opts.solver})", p.query.input_norm.name, describe_output(p),
+                           p.domain.description, stats, out.witness, message)

@@ -1,0 +1,218 @@
+"""The best-first branch-and-bound loop and its global interval.
+
+Every open node carries a certified upper bound of the constant on its box; the global upper
+bound is the largest of them (with the closed nodes' exact values, the pruned nodes' bounds and
+the parents whose children are being bounded), the global lower bound the best verified point.
+Nodes are bounded in deterministic batches: the ``batch`` open nodes with the largest bounds
+are split, their children bounded (in parallel on ``lipc.workers``), and the results merged in
+the order of their keys, so a run depends on the number of nodes explored and never on which
+worker finished first.  Any stop (gap closed, time, node limit, Ctrl-C) returns the interval.
+"""
+from __future__ import annotations
+
+import heapq
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+from ..core.network import Network
+from ..question.domain import Domain
+from ..question.query import Query
+from ..studies.workers import Parallelism, run_jobs
+from .node import Candidate, NodeConfig, NodeResult, bound_node, children
+
+Certify = Callable[[Candidate], tuple[float | None, object]]
+
+AGREEMENT = 1e-6     # as lipc.api: verified value against a solver's optimum
+
+@dataclass
+class Limits:
+    time_limit: float | None = None
+    node_limit: int | None = None
+    gap: float = 1e-7                 # relative: optimal when upper - lower <= gap * |upper|
+    gap_abs: float = 1e-9
+
+
+@dataclass
+class SearchOutcome:
+    status: str                       # optimal, time_limit, node_limit, interrupted, stalled
+    lower: float | None
+    upper: float
+    witness: object
+    seconds: float
+    stats: dict = field(default_factory=dict)
+
+
+@dataclass
+class _State:
+    open: list = field(default_factory=list)        # heap of (-upper, key, NodeResult)
+    lower: float | None = None
+    witness: object = None
+    done_upper: float = -np.inf                       # closed and pruned nodes
+    nodes: int = 0
+    pruned: int = 0
+    closed: int = 0
+    hand_offs: int = 0
+    batches: int = 0
+
+    def bound(self, expanding: list[NodeResult]) -> float:
+        """The largest node bound (closed, pruned, open, being split)."""
+        if self.nodes == 0:
+            return np.inf                                   # not even the root is bounded
+        ups = [self.done_upper] + [-e[0] for e in self.open[:1]] + [r.upper for r in expanding]
+        return float(max(ups))
+
+    def upper(self, expanding: list[NodeResult]) -> float:
+        return max(self.bound(expanding), -np.inf if self.lower is None else self.lower)
+
+    def slack(self, lim: Limits) -> float:
+        return 0.0 if self.lower is None else max(lim.gap_abs, lim.gap * abs(self.lower))
+
+    def offer(self, value: float | None, witness: object, lim: Limits) -> None:
+        """A verified lower bound: the incumbent when it is better; prunes."""
+        if value is not None and (self.lower is None or value > self.lower):
+            self.lower, self.witness = value, witness
+            self.prune(lim)
+
+    def merge(self, r: NodeResult, lim: Limits, certify: Certify) -> None:
+        self.nodes += 1
+        self.hand_offs += int(r.mip)
+        if r.candidate is not None:
+            self.offer(*certify(r.candidate), lim)
+        if r.closed:
+            self.closed += 1
+            self.done_upper = max(self.done_upper, r.upper)
+        else:                                   # r.split None: cannot split, stays open
+            heapq.heappush(self.open, (-r.upper, r.key, r))
+        self.prune(lim)
+
+    def prune(self, lim: Limits) -> None:
+        if self.lower is None:
+            return
+        cut = self.lower + self.slack(lim)
+        keep = [e for e in self.open if -e[0] > cut]
+        for e in self.open:
+            if -e[0] <= cut:
+                self.pruned += 1
+                self.done_upper = max(self.done_upper, -e[0])
+        if len(keep) != len(self.open):
+            heapq.heapify(keep)
+            self.open = keep
+
+
+# what every node of the current run shares, for local worker processes: they are forked from
+# the driver and inherit it (a query's seed set may hold closures, which pickle cannot send);
+# a Dask cluster gets the objects themselves (cloudpickle), the network without its reference
+# evaluator (nodes never use it: certification happens in the driver)
+_SHARED: dict[str, tuple] = {}
+
+
+def _bound_shared(token: str, key: tuple, splits: tuple, cfg: NodeConfig) -> NodeResult:
+    network, domain, query = _SHARED[token]
+    return bound_node(network, domain, query, key, splits, cfg)
+
+
+def _jobs(token: str, par: Parallelism, nodes, cfg):
+    if par.backend == "processes":
+        return _bound_shared, [(_name(key), (token, key, splits, cfg)) for key, splits in nodes]
+    network, domain, query = _SHARED[token]
+    if par.backend == "dask":
+        network = replace(network, reference=None)
+    return bound_node, [(_name(key), (network, domain, query, key, splits, cfg))
+                        for key, splits in nodes]
+
+
+def _name(key: tuple) -> str:
+    return "-".join(map(str, key)) or "root"
+
+
+def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits: Limits,
+        certify: Certify, par: Parallelism = Parallelism(), batch: int = 4,
+        progress: Callable[[int, float | None, float], None] | None = None,
+        incumbent: tuple[float | None, object] = (None, None)) -> SearchOutcome:
+    """Branch and bound on the neurons of the query; ``certify(candidate)`` gives a node
+    solution's verified (value, witness); ``incumbent`` a verified start (the primal side);
+    ``progress(nodes, lower, upper)`` after every batch."""
+    t0 = time.perf_counter()
+    token = f"{id(network)}-{t0}"
+    _SHARED[token] = (network, domain, query)
+    st = _State()
+    st.offer(*incumbent, limits)
+    pending = [((), ())]
+    expanding: list[NodeResult] = []
+    status = None
+    try:
+        while True:
+            if limits.node_limit is not None:
+                pending = pending[: max(0, limits.node_limit - st.nodes)]
+            node_cfg = cfg
+            if limits.time_limit is not None:       # a hand-off never outlives the run
+                left = max(0.1, limits.time_limit - (time.perf_counter() - t0))
+                node_cfg = replace(cfg, mip_seconds=min(cfg.mip_seconds, left))
+            fn, jobs = _jobs(token, par, pending, node_cfg)
+            results = dict(run_jobs(fn, jobs, par))
+            for name in sorted(results, key=_key_order):
+                st.merge(results[name], limits, certify)
+            expanding = []
+            st.batches += 1
+            upper = st.upper(expanding)
+            if progress is not None:
+                progress(st.nodes, st.lower, upper)
+            status = _stop(st, limits, upper, t0)
+            if status is not None:
+                break
+            pending = []
+            stuck = []
+            while st.open and len(expanding) < batch:
+                e = heapq.heappop(st.open)
+                if e[2].split is None:
+                    stuck.append(e)
+                    continue
+                expanding.append(e[2])
+                pending.extend(children(e[2]))
+            for e in stuck:
+                heapq.heappush(st.open, e)
+            if not expanding:
+                status = "stalled"
+                break
+    except KeyboardInterrupt:
+        status = "interrupted"
+    finally:
+        _SHARED.pop(token, None)
+    upper = st.upper(expanding)
+    if status == "optimal" and not _closed(st, upper, limits):
+        # every node closed, but the verified value does not reproduce the solvers' optima
+        status = "unverified"
+    if st.lower is not None and st.lower > st.bound(expanding) + st.slack(limits):
+        # a verified point above every node's bound: some node's bound (a solver's claimed
+        # optimum) is wrong; the interval is still reported, never a value
+        status = "unverified"
+    stats = dict(nodes=st.nodes, pruned=st.pruned, closed=st.closed, open=len(st.open),
+                 mip_hand_offs=st.hand_offs, batches=st.batches, workers=par.workers,
+                 scheduler=par.scheduler)
+    return SearchOutcome(status, st.lower, upper, st.witness, time.perf_counter() - t0, stats)
+
+
+def _key_order(name: str) -> tuple:
+    return () if name == "root" else tuple(int(t) for t in name.split("-"))
+
+
+def _closed(st: _State, upper: float, lim: Limits) -> bool:
+    """The interval closed: to the gap, or to the verification tolerance (1e-6 relative) once
+    every node is closed by its own proof."""
+    if st.lower is None:
+        return False
+    tol = st.slack(lim) if st.open else max(st.slack(lim), AGREEMENT * max(1.0, abs(st.lower)))
+    return upper - st.lower <= tol
+
+
+def _stop(st: _State, lim: Limits, upper: float, t0: float) -> str | None:
+    if not st.open or _closed(st, upper, lim):
+        return "optimal"
+    if lim.node_limit is not None and st.nodes >= lim.node_limit:
+        return "node_limit"
+    if lim.time_limit is not None and time.perf_counter() - t0 >= lim.time_limit:
+        return "time_limit"
+    return None
