@@ -46,14 +46,15 @@ def _minimal(words: tuple[str, ...], p: argparse.ArgumentParser) -> list[str]:
 
 def test_every_flag_has_one_spelling_across_subcommands():
     spelling: dict[str, set[frozenset]] = {}
-    for p in _commands().values():
+    commands = list(_commands().values())
+    for p in commands:
         for a in _flags(p):
             for s in a.option_strings:
                 spelling.setdefault(s, set()).add(frozenset(a.option_strings))
     mixed = {s: v for s, v in spelling.items() if len(v) > 1}
     assert not mixed, f"flags spelled differently across subcommands: {mixed}"
     shared = [s for s in spelling if sum(s in {o for a in _flags(p) for o in a.option_strings}
-                                         for p in _commands().values()) > 1]
+                                         for p in commands) > 1]
     assert {"-s", "-t", "-m", "-q", "-d", "--json", "--solver"} <= set(shared)
 
 
@@ -113,3 +114,9 @@ def test_solve_keeps_the_log_and_states_what_ran(tmp_path, capsys, examples):
     user.write_text("keep me")
     assert main(argv[:-3] + ["--log", str(user)]) == 2
     assert user.read_text() == "keep me"
+
+
+def test_log_is_refused_for_a_programs_queries(tmp_path, capsys, examples):
+    log = tmp_path / "q.log"
+    assert main(["solve", str(examples / "output_range.lipc"), "--log", str(log)]) == 2
+    assert "--log" in capsys.readouterr().err and not log.exists()
