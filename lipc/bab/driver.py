@@ -33,6 +33,9 @@ class BabOptions:
 
     workers: int = 1
     scheduler: str | None = None
+    tls_ca: str | None = None         # a tls:// scheduler's certificates (Dask Security)
+    tls_cert: str | None = None
+    tls_key: str | None = None
     batch: int = 4                    # nodes split per round (fixed: results do not depend
     node_limit: int | None = None     # on the number of workers)
     # measured on benchmarks/bab.py A-0.1 / A-0.15 (hand-off at 12/16/22/26/30 binaries,
@@ -69,7 +72,7 @@ def solve_bab(p: Problem, options: SolveOptions | None = None, bab: BabOptions |
                      mip_seconds=bab.mip_seconds, solver=opts.solver, seed=opts.seed,
                      candidates=bab.candidates)
     limits = Limits(opts.time_limit, bab.node_limit, opts.gap, opts.gap_abs)
-    par = Parallelism(bab.workers, bab.scheduler)
+    par = Parallelism(bab.workers, bab.scheduler, bab.tls_ca, bab.tls_cert, bab.tls_key)
     t0 = time.perf_counter()
     progress = Progress("bab", opts.progress, t0=t0)
     try:

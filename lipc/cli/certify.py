@@ -9,8 +9,8 @@ import sys
 from ..solvers import SolveOptions
 from ..util.text import number_text
 from ..verify.certify import CertifyResult, certify
-from .argtypes import positive_float, positive_int
-from .flags import compile_flags, compile_options, model
+from .argtypes import positive_int
+from .flags import stamped, compile_flags, compile_options, model, report_flags, solver_flag, time_limit_flag
 
 HELP = ("certified robustness radius at a ball's centre: the margin to every other class over "
         "its exact local Lipschitz constant, min(r, margin / L)")
@@ -26,13 +26,10 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-node", default=None, metavar="TENSOR",
                    help="analyse the ONNX graph up to this tensor (e.g. the logits)")
     compile_flags(p)
-    p.add_argument("--time-limit", "-t", type=positive_float, default=None,
-                   help="seconds for the whole certification, shared by the per-class solves")
+    time_limit_flag(p, "for the whole certification, shared by the per-class solves")
     p.add_argument("--threads", type=positive_int, default=1)
-    p.add_argument("--solver", "-s", default="auto", metavar="NAME",
-                   help="cbc, highs, scip, gurobi, cplex, xpress, auto (default), race")
-    p.add_argument("--json", action="store_true", help="machine-readable result")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    solver_flag(p)
+    report_flags(p)
 
 
 def _print(res: CertifyResult) -> None:
@@ -57,7 +54,7 @@ def cmd_certify(args) -> int:
     res = certify(model(args), args.domain, input_norm=args.input_norm, options=opts,
                   compile_options=compile_options(args))
     if args.json:
-        print(json.dumps(res.to_dict(), indent=2))
+        print(json.dumps(stamped(res.to_dict()), indent=2))
     else:
         _print(res)
     return 0

@@ -23,7 +23,7 @@ from ..frontends.dsl import Program, load_program, query_domain, to_dsl
 from ..errors import DomainError, QueryError
 from ..util.text import number_text
 from . import network
-from .flags import compile_options
+from .flags import compile_options, stamped
 from ..api import compile_range, load, solve_range
 from ..solvers import SolveOptions
 
@@ -90,6 +90,9 @@ def _solve(args) -> int:
     prog = load_program(args.model)
     if _network_mode(args, prog):
         return network.solve_command(_as_network(args, prog, need_domain=True))
+    if args.log is not None:
+        raise QueryError("--log keeps the log of a network's solve; it is not available for a "
+                         "program's queries")
     docs = []
     for q in _selected(args, prog, one=False):
         dom = query_domain(q, args.domain)
@@ -98,15 +101,16 @@ def _solve(args) -> int:
         if q.kind == "lipschitz":
             sub = _as_query(args, q, dom)
             if args.json:
-                docs.append(dict(query=q.label, kind=q.kind, expression=q.text,
-                                 **network.solve_result(sub).to_dict()))
+                docs.append(stamped(dict(query=q.label, kind=q.kind, expression=q.text,
+                                         **network.solve_result(sub).to_dict())))
             else:
                 network.solve_command(sub)
         else:
             res = solve_range(q.network, dom, None, q.kind, solve_options(args),
                               compile_options=compile_options(args))
             if args.json:
-                docs.append(dict(query=q.label, kind=q.kind, expression=q.text, **res.to_dict()))
+                docs.append(stamped(dict(query=q.label, kind=q.kind, expression=q.text,
+                                         **res.to_dict())))
             else:
                 _print_range(res, q.text)
     if args.json:

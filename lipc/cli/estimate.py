@@ -8,27 +8,24 @@ import sys
 
 from .. import api
 from ..util.text import number_text
-from .argtypes import nonnegative_int, positive_float, positive_int
+from .argtypes import nonnegative_int, positive_int
 from ..compiler.pipeline import CompileOptions
 from ..solvers import SolveOptions
 from ..estimators import ESTIMATORS
 from ..errors import LipcError, QueryError
-from .flags import model
+from .flags import stamped, method_flag, model, report_flags, solver_flag, time_limit_flag
 
 MAX_SAMPLES = 1_000_000     # randomlb / clever points held in memory at once (x inputs x seeds)
 
 
 def add_flags(p: argparse.ArgumentParser, name: str) -> None:
     if name == "estimate":
-        p.add_argument("--method", "-m", required=True, choices=list(ESTIMATORS),
-                       help="estimator: " + ", ".join(f"{k} ({g})"
-                                                      for k, (_, g) in ESTIMATORS.items()))
+        method_flag(p, choices=list(ESTIMATORS))
     else:
-        p.add_argument("--methods", default=",".join(ESTIMATORS),
-                       help=f"comma list of estimators (default: {','.join(ESTIMATORS)})")
+        method_flag(p, default=",".join(ESTIMATORS))
         p.add_argument("--csv", action="store_true", help="the table as CSV")
     method_flags(p)
-    p.add_argument("--json", action="store_true", help="machine-readable result")
+    report_flags(p)
 
 
 def method_flags(p: argparse.ArgumentParser) -> None:
@@ -38,10 +35,8 @@ def method_flags(p: argparse.ArgumentParser) -> None:
                    help=f"refuse a --samples above this (default {MAX_SAMPLES:_}): the points "
                         "and their gradients are held in memory at once")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (randomlb, solver)")
-    p.add_argument("--time-limit", "-t", type=positive_float, default=None,
-                   help="seconds per MIP/LP solve (lipmip, liplp)")
-    p.add_argument("--solver", "-s", default="auto", metavar="NAME",
-                   help="MIP/LP solver for lipmip and liplp (as for lipc solve)")
+    time_limit_flag(p, "per MIP/LP solve (lipmip, liplp)")
+    solver_flag(p, what="MIP/LP solver for lipmip and liplp")
 
 
 def checked_samples(args) -> int:
@@ -66,7 +61,7 @@ def _kwargs(args) -> dict:
 def cmd_estimate(args) -> int:
     res = api.estimate(method=args.method, **_kwargs(args))
     if args.json:
-        print(json.dumps(res.to_dict(), indent=2, default=float))
+        print(json.dumps(stamped(res.to_dict()), indent=2, default=float))
         return 0
     print(f"{res.method} estimate of the local Lipschitz constant of {res.output} over "
           f"{res.domain}")
@@ -80,9 +75,9 @@ def cmd_estimate(args) -> int:
 def cmd_compare(args) -> int:
     if args.json and args.csv:
         raise QueryError("give at most one of --json and --csv")
-    res = api.compare(methods=args.methods, **_kwargs(args))
+    res = api.compare(methods=args.method, **_kwargs(args))
     if args.json:
-        print(json.dumps(res.to_dict(), indent=2, default=float))
+        print(json.dumps(stamped(res.to_dict()), indent=2, default=float))
         return 0
     cols = ["method", "guarantee", "value", "seconds", "relative_error"]
     if args.csv:

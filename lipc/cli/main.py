@@ -10,6 +10,8 @@ import os
 import sys
 from typing import Callable
 
+from .. import __version__
+from ..emit import WRITERS
 from ..errors import LipcError
 from ..studies import bench as bench_cli
 from ..util.stopping import exit_status, signals_interrupt
@@ -18,8 +20,10 @@ from . import dsl as dsl_cli
 from . import estimate as estimators_cli
 from . import network
 from . import track as track_cli
-from .argtypes import nonnegative_int, positive_float, positive_int
-from .flags import compile_flags, model_flags
+from .flags import compile_flags, engine_flags, model_flags, report_flags, solve_flags
+
+
+MIP_SUFFIXES = tuple(WRITERS)      # an --output ending so names a MIP file, never an output
 
 
 def _on_model(command: str, run: Callable) -> Callable:
@@ -48,12 +52,15 @@ OWN_FLAGS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "certify": certify_cli.add_flags}
 
 
-def parser() -> argparse.ArgumentParser:
+def parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The ``lipc`` parser and each subcommand's own (whose usage a missing flag prints)."""
     ap = argparse.ArgumentParser(prog="lipc", description="Exact local Lipschitz constants of "
                                  "ReLU networks by mixed-integer programming (LipMIP).")
+    ap.add_argument("--version", action="version", version=f"lipc {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
+    subs = {}
     for name, (_, help_) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_, description=help_)
+        p = subs[name] = sub.add_parser(name, help=help_, description=help_)
         if name in OWN_FLAGS:
             OWN_FLAGS[name](p)
             continue
@@ -64,60 +71,43 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("--dsl", action="store_true",
                            help="print the network as lipc text (parses back to the same IR)")
         compile_flags(p)
-        p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
         if name == "compile":
-            p.add_argument("-o", "--out", required=True, help="output file (.mps, .mps.gz, .lp)")
+            p.add_argument("-o", "--out", metavar="FILE",
+                           help="the MIP file to write (.mps, .mps.gz, .lp); required")
         if name in ("estimate", "compare"):
             estimators_cli.add_flags(p, name)
-        if name == "solve":
-            p.add_argument("--time-limit", "-t", type=positive_float, default=None,
-                           help="seconds")
-            p.add_argument("--threads", type=positive_int, default=1)
-            p.add_argument("--gap", type=float, default=1e-7,
-                           help="relative MIP gap at which to stop (default 1e-7)")
-            p.add_argument("--gap-abs", type=float, default=0.0,
-                           help="absolute MIP gap at which to stop (default 0: only the "
-                                "relative gap, which does not depend on the output's units)")
-            p.add_argument("--solver", "-s", default="auto", metavar="NAME",
-                           help="cbc, highs, scip, gurobi, cplex, xpress; auto (default: the "
-                                "fastest usable one), race (the two best in parallel "
-                                "processes) or race:A,B")
-            p.add_argument("--cross-check", default=None, metavar="SOLVER",
-                           help="re-solve with a second solver; any disagreement beyond 1e-6 "
-                                "relative is an error")
-            p.add_argument("--feas-tol", type=float, default=1e-9,
-                           help="primal feasibility tolerance (default 1e-9)")
-            p.add_argument("--int-tol", type=float, default=1e-9,
-                           help="integrality tolerance (default 1e-9)")
-            p.add_argument("--seed", type=nonnegative_int, default=0, help="solver random seed")
-            p.add_argument("--no-retry", action="store_true",
-                           help="on an impossible infeasible/unbounded answer, fail at once "
-                                "instead of retrying with other tolerances and solvers")
-            p.add_argument("--json", action="store_true", help="machine-readable result")
-        if name == "solve":
-            p.add_argument("--engine", default="mip", choices=("mip", "bab", "auto"),
-                           help="mip: one MIP (default); bab: branch and bound on unstable "
-                                "neurons, each node re-bounded by the compiler's passes; auto: "
-                                "bab when the query has many unstable neurons")
-            p.add_argument("--workers", type=positive_int, default=1,
-                           help="bab: local worker processes bounding nodes")
-            p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                           help="bab: bound nodes on this Dask cluster (trusted clusters only)")
-            p.add_argument("--node-limit", type=positive_int, default=None,
-                           help="bab: stop after bounding this many nodes (the interval is "
-                                "reported)")
-            p.add_argument("--strict", action="store_true",
-                           help="exit 3 unless the status is optimal (proved): 0 proved, "
-                                "3 not proved, 2 input error, 1 internal error")
-    return ap
+        elif name == "solve":
+            solve_flags(p)
+            engine_flags(p)
+            report_flags(p)
+        else:
+            p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    return ap, subs
+
+
+def parser() -> argparse.ArgumentParser:
+    return parsers()[0]
+
+
+def _check(args, p: argparse.ArgumentParser) -> None:
+    """What argparse cannot say alone, as the subcommand's usage error: a model's --domain, and
+    compile's file flag (``--output t.mps`` names the output function, not the file)."""
+    if args.command in OWN_FLAGS:
+        return
+    if args.command == "compile":
+        if args.output is not None and args.output.lower().endswith(MIP_SUFFIXES):
+            p.error(f"--output {args.output} looks like a file name, but --output/-y selects the "
+                    f"network's output (e.g. 0-1); write the MIP with -o/--out {args.output}")
+        if args.out is None:
+            p.error("the following arguments are required: -o/--out")
+    if args.command != "show" and args.domain is None and not args.model.lower().endswith(".lipc"):
+        p.error(f"the following arguments are required: --domain/-d (for {args.model})")
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = parser()
+    ap, subs = parsers()
     args = ap.parse_args(argv)
-    if (args.command != "show" and args.command not in OWN_FLAGS and args.domain is None
-            and not args.model.lower().endswith(".lipc")):
-        ap.error(f"the following arguments are required: --domain/-d (for {args.model})")
+    _check(args, subs[args.command])
     try:
         with signals_interrupt():
             return COMMANDS[args.command][0](args)

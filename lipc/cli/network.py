@@ -6,12 +6,13 @@ import sys
 
 import numpy as np
 
-from .. import api
+from .. import __version__, api
 from ..bab.driver import BabOptions
 from ..core.ir import Affine, Conditional, Const, Input, Switch
 from ..solvers import SolveOptions
 from ..util.text import json_text, number_text
-from .flags import compile_options, model
+from . import solverlog
+from .flags import compile_options, model, stamped
 
 
 def compile_command(args) -> int:
@@ -32,16 +33,20 @@ def solve_result(args) -> api.LipschitzResult:
                         seed=args.seed, solver=args.solver, cross_check=args.cross_check,
                         retry=not args.no_retry,
                         progress=not args.quiet and not args.json and sys.stderr.isatty())
-    bab = BabOptions(workers=args.workers, scheduler=args.scheduler, node_limit=args.node_limit)
+    bab = BabOptions(workers=args.workers, scheduler=args.scheduler, tls_ca=args.tls_ca,
+                     tls_cert=args.tls_cert, tls_key=args.tls_key, node_limit=args.node_limit)
     return api.solve(model(args), args.domain, args.output, args.input_norm, opts,
                      compile_options=compile_options(args), output_norm=args.output_norm,
                      engine=args.engine, bab=bab)
 
 
 def solve_command(args) -> int:
+    solverlog.check(args.log)
     res = solve_result(args)
+    if args.log is not None:
+        solverlog.write(args.log, res.solver, res.log)
     if args.json:
-        print(json_text(res.to_dict()))
+        print(json_text(stamped(res.to_dict())))
     else:
         print_result(res)
     return 3 if args.strict and res.status != "optimal" else 0
@@ -71,6 +76,8 @@ def print_result(res: api.LipschitzResult) -> None:
     print(f"  MIP        {s['columns']} columns, {s['rows']} rows, {s['nonzeros']} nonzeros, "
           f"{s['binaries']} binaries, max big-M {s['max_big_m']:.4g}")
     print(f"  solver     {res.solver}: {res.seconds:.3f} s, {res.nodes} nodes")
+    print(f"  compiled   formulation {s['formulation']}, bounds {s['bounds']} "
+          f"({', '.join(s['bound_sources']) or 'none'}), lipc {__version__}")
     t = s.get("solver_settings") or {}
     if t:
         print(f"  tolerances feasibility {t['feasibility_tol']:g}, integrality "

@@ -6,11 +6,11 @@ import argparse
 import json
 import sys
 
-from ..studies.bench import add_parallel_flags, parallelism
 from ..util.stopping import exit_status
 from ..util.text import number_text
 from .estimate import checked_samples, method_flags
-from .flags import compile_flags, query_flags
+from .flags import (add_parallel_flags, compile_flags, method_flag, parallelism, query_flags,
+                    report_flags)
 from ..studies.plot import check_destination, plot_track
 from ..studies.track import Question, discover, track
 
@@ -26,22 +26,20 @@ def add_flags(p: argparse.ArgumentParser) -> None:
                         "file name, the series its folder")
     query_flags(p, domain_required=True)
     compile_flags(p)
-    p.add_argument("--methods", "-m", default=DEFAULT_METHODS,
-                   help=f"comma list of lipmip and estimators (default {DEFAULT_METHODS})")
+    method_flag(p, default=DEFAULT_METHODS)
     method_flags(p)
     p.add_argument("-o", "--out", required=True, metavar="DIR",
                    help="results folder: track.csv, track.json and rows/ (resumable)")
     p.add_argument("--plot", metavar="FILE", default=None,
                    help="also draw value against step (.png, .svg or .pdf; needs matplotlib)")
     add_parallel_flags(p)
-    p.add_argument("--json", action="store_true", help="print the rows as JSON")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or table")
+    report_flags(p, json_help="print the rows as JSON")
 
 
 def cmd_track(args) -> int:
     if args.plot is not None:
         check_destination(args.plot)       # before any solve: format, folder, matplotlib
-    methods = [m.strip().lower() for m in args.methods.split(",") if m.strip()]
+    methods = [m.strip().lower() for m in args.method.split(",") if m.strip()]
     q = Question(domain=args.domain, output=args.output, input_norm=args.input_norm,
                  output_norm=args.output_norm, output_node=args.output_node,
                  samples=checked_samples(args), seed=args.seed, time_limit=args.time_limit,

@@ -61,10 +61,13 @@ class LipschitzResult:
     # the solver's column values (FlatMIP order) behind ``incumbent``: for independent checks
     # of the solution against the written file (lipc bench); not part of the report
     columns: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # the solver's own log lines (lipc solve --log); not part of the report
+    log: list[str] = field(default_factory=list, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("columns")
+        d.pop("log")
         return d
 
 
@@ -177,10 +180,18 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
     stats = dict(p.stats(), columns=mip.n_cols, rows=mip.n_rows, nonzeros=mip.nnz,
                  binaries=mip.meta["binaries"], max_big_m=mip.meta["max_big_m"],
                  timings={k: round(v, 6) for k, v in p.timings.items()},
-                 solver_settings=outcome.settings,
+                 solver_settings=outcome.settings, formulation=p.options.formulation,
+                 bounds=p.options.bounds, bound_sources=_bound_sources(p),
                  primal=dict(value=up(primal.value), seconds=round(primal.seconds, 6),
                              points=primal.points))
     return LipschitzResult(status, value, lower, upper, incumbent,
                            relative_gap(lower, upper), outcome.seconds, outcome.nodes,
                            outcome.solver, p.query.input_norm.name, describe_output(p),
-                           p.domain.description, stats, witness, message, outcome.x)
+                           p.domain.description, stats, witness, message, outcome.x,
+                           list(outcome.log))
+
+
+def _bound_sources(p: Problem) -> list[str]:
+    """The bound analyses that actually produced the big-M constants (``--bounds auto`` runs LP
+    tightening only with HiGHS installed and on small models, so the option alone does not say)."""
+    return sorted({b.source for b in p.graph.bounds.values()} - {"domain"})

@@ -11,11 +11,11 @@ import argparse
 import json
 import sys
 
-from ...cli.argtypes import nonnegative_float, positive_float, positive_int
+from ...cli.argtypes import nonnegative_float, positive_int
+from ...cli.flags import add_parallel_flags, parallelism, solver_flag, time_limit_flag
 from ...util.stopping import exit_status
-from ..workers import Parallelism
 from .build import build
-from .resolve import resolve
+from .resolve import SOLVERS, resolve
 
 HELP = "build a MIPLIB-style benchmark library from a manifest, or re-solve one"
 
@@ -27,37 +27,17 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     b.add_argument("manifest", help="TOML manifest")
     b.add_argument("-o", "--out", required=True, help="library directory")
     add_parallel_flags(b)
-    b.add_argument("--time-limit", "-t", type=positive_float, default=60.0,
-                   help="seconds per instance solve (default 60)")
-    b.add_argument("--solver", "-s", default="auto", help="solver for the reference solutions")
+    time_limit_flag(b, "per instance solve", default=60.0)
+    solver_flag(b, what="solver for the reference solutions")
     b.add_argument("--easy-seconds", type=nonnegative_float, default=60.0,
                    help="solved within this many seconds: easy, else hard (default 60)")
-    b.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
+    b.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     s = sub.add_parser("solve", help="re-solve a library and check it against its .solu file")
     s.add_argument("lib", help="library directory")
-    s.add_argument("--solver", "-s", default="highs", choices=["highs", "cbc"])
-    s.add_argument("--time-limit", "-t", type=positive_float, default=None,
-                   help="seconds per instance")
-    s.add_argument("--json", action="store_true")
-
-
-def add_parallel_flags(p: argparse.ArgumentParser) -> None:
-    """--workers / --scheduler, shared with ``lipc track``."""
-    p.add_argument("--workers", "-j", type=positive_int, default=1,
-                   help="local worker processes (default 1)")
-    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                   help="run the jobs on a Dask cluster, tcp://host:8786 or tls://host:8786 "
-                        "(the 'cluster' extra; the workers must see the input files). TRUSTED "
-                        "CLUSTERS ONLY: jobs and results travel as pickles")
-    for flag, what in (("--tls-ca", "CA certificate"), ("--tls-cert", "client certificate"),
-                       ("--tls-key", "client private key")):
-        p.add_argument(flag, metavar="PEM", default=None,
-                       help=f"tls:// scheduler: the {what} (Dask Security)")
-
-
-def parallelism(args) -> Parallelism:
-    return Parallelism(workers=args.workers, scheduler=args.scheduler, tls_ca=args.tls_ca,
-                       tls_cert=args.tls_cert, tls_key=args.tls_key)
+    # the back ends that read a library's files themselves (lipc.studies.bench.resolve)
+    solver_flag(s, default="highs", choices=list(SOLVERS), what="solver re-reading the files")
+    time_limit_flag(s, "per instance")
+    s.add_argument("--json", action="store_true", help="machine-readable result")
 
 
 def cmd_bench(args) -> int:
