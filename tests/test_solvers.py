@@ -334,7 +334,9 @@ def test_time_limit_gives_an_interval(name, examples):
     t = time.perf_counter()
     res = lipc.solve(examples / "mlp_10_20_30_20_2.onnx", "box:0:1", "0-1",
                      options=SolveOptions(solver=name, time_limit=1.0))
-    assert time.perf_counter() - t < 20
+    # a sanity bound, not a timing: the limit covers compile and solve, the primal search and
+    # the certificate come on top, and CI machines are loaded
+    assert time.perf_counter() - t < 120
     assert res.status in ("time_limit", "no_solution") and res.value is None
     assert res.upper is not None and res.solver == name
     if res.status == "time_limit":
