@@ -1,6 +1,7 @@
 """Reproducible libraries (issue 19): open instances get their =best= value from a node limit,
 so a library built with 1 worker and with 2 workers on a loaded machine is byte-identical; a
 solve stopped by the wall clock instead is tagged not-reproducible and written as =unkn=."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,11 @@ def test_manifest_node_limit_must_be_positive(tmp_path):
     man.write_text(MANIFEST.replace("node_limit = 1", "node_limit = 0"))
     with pytest.raises(LipcError, match="node_limit"):
         load_manifest(man)
+
+
+def test_solve_cli_node_limit(tmp_path, capsys):
+    net = tmp_path / "net.onnx"
+    net.write_bytes(generated_onnx_bytes("random:3-12-12-2:1"))
+    assert main(["solve", str(net), "--domain", "box:0:1", "--output-norm", "linf",
+                 "--node-limit", "1", "--json", "-q"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "node_limit"

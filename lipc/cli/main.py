@@ -72,6 +72,9 @@ def parser() -> argparse.ArgumentParser:
         if name == "solve":
             p.add_argument("--time-limit", "-t", type=positive_float, default=None,
                            help="seconds")
+            p.add_argument("--node-limit", type=positive_int, default=None, metavar="N",
+                           help="branch-and-bound nodes: a budget that, unlike --time-limit, "
+                                "gives the same answer under any load (status node_limit)")
             p.add_argument("--threads", type=positive_int, default=1)
             p.add_argument("--gap", type=float, default=1e-7,
                            help="relative MIP gap at which to stop (default 1e-7)")

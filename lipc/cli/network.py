@@ -29,7 +29,7 @@ def solve_result(args) -> api.LipschitzResult:
     opts = SolveOptions(time_limit=args.time_limit, threads=args.threads, gap=args.gap,
                         gap_abs=args.gap_abs, feas_tol=args.feas_tol, int_tol=args.int_tol,
                         seed=args.seed, solver=args.solver, cross_check=args.cross_check,
-                        retry=not args.no_retry,
+                        retry=not args.no_retry, node_limit=args.node_limit,
                         progress=not args.quiet and not args.json and sys.stderr.isatty())
     return api.solve(model(args), args.domain, args.output, args.input_norm, opts,
                      compile_options=compile_options(args), output_norm=args.output_norm)
