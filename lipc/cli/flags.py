@@ -96,8 +96,10 @@ def engine_flags(p: argparse.ArgumentParser) -> None:
                         "node re-bounded by the compiler's passes; auto: bab when the query has "
                         "many unstable neurons")
     add_parallel_flags(p)                  # bab: where the nodes are bounded
-    p.add_argument("--node-limit", type=positive_int, default=None,
-                   help="bab: stop after bounding this many nodes (the interval is reported)")
+    p.add_argument("--node-limit", type=positive_int, default=None, metavar="N",
+                   help="a budget of nodes (the MIP solver's branch-and-bound nodes, or bab's): "
+                        "unlike --time-limit it gives the same answer under any load (status "
+                        "node_limit, with its interval)")
 
 
 def report_flags(p: argparse.ArgumentParser, json_help: str = "machine-readable result") -> None:

@@ -31,7 +31,7 @@ def solve_result(args) -> api.LipschitzResult:
     opts = SolveOptions(time_limit=args.time_limit, threads=args.threads, gap=args.gap,
                         gap_abs=args.gap_abs, feas_tol=args.feas_tol, int_tol=args.int_tol,
                         seed=args.seed, solver=args.solver, cross_check=args.cross_check,
-                        retry=not args.no_retry,
+                        retry=not args.no_retry, node_limit=args.node_limit,
                         progress=not args.quiet and not args.json and sys.stderr.isatty())
     bab = BabOptions(workers=args.workers, scheduler=args.scheduler, tls_ca=args.tls_ca,
                      tls_cert=args.tls_cert, tls_key=args.tls_key, node_limit=args.node_limit)

@@ -25,6 +25,7 @@ class Status:
 
     OPTIMAL = "optimal"                  # optimality proved (within the gap tolerances)
     TIME_LIMIT = "time_limit"            # stopped by a limit with an incumbent: an interval
+    NODE_LIMIT = "node_limit"            # stopped by SolveOptions.node_limit with an incumbent
     NO_SOLUTION = "no_solution"          # stopped by a limit before any incumbent
     INFEASIBLE = "infeasible"
     UNBOUNDED = "unbounded"
@@ -34,6 +35,8 @@ class Status:
 
     # impossible answers on a Lipschitz MIP (always feasible, objective bounded): numerical failures
     FAILURES = frozenset({INFEASIBLE, UNBOUNDED, INF_OR_UNBD, ERROR})
+    # stopped by a limit with an incumbent: the answer is an interval [incumbent, bound]
+    LIMITS = frozenset({TIME_LIMIT, NODE_LIMIT})
 
 
 # Defaults chosen for exactness: big-M rows leak M*int_tol, and a maximised sum of |g_i| columns
@@ -57,8 +60,11 @@ class SolveOptions:
     cross_check: str | None = None      # re-solve with this solver; disagreement is an error
     retry: bool = True                  # on a numerical failure: tighter tolerances, other solvers
     # a MIP start: one value per column (FlatMIP order), NaN where unknown (a partial start the
-    # solver completes); lipc.bab.primal builds it from a verified point
+    # solver completes); lipc.verify.primal builds it from a verified point
     start: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # branch-and-bound nodes per attempt: a budget that, unlike seconds, does not depend on load
+    # (one thread and a fixed seed make the search deterministic)
+    node_limit: int | None = None
 
 
 def start_entries(start: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -228,7 +234,8 @@ class Backend:
         return {"solver": self.name, "feasibility_tol": feas, "integrality_tol": integ,
                 "gap_rel": opts.gap, "gap_abs": opts.gap_abs, "presolve": att.presolve,
                 "threads": max(1, int(opts.threads)) if self.threads else 1,
-                "seed": int(opts.seed), "time_limit": att.time_limit}
+                "seed": int(opts.seed), "time_limit": att.time_limit,
+                "node_limit": opts.node_limit}
 
     def solve(self, flat: FlatMIP, opts: SolveOptions, attempt: Attempt | None = None,
               progress: Progress | None = None) -> SolverOutcome:
@@ -255,9 +262,12 @@ class Backend:
         out.settings = {**self.settings(opts, att), **out.settings}   # + what it read back
         if out.status == Status.OPTIMAL and out.incumbent is not None:
             out.bound = out.incumbent if out.bound is None else max(out.bound, out.incumbent)
-        if out.status in (Status.OPTIMAL, Status.TIME_LIMIT) and out.x is None:
-            out.status = Status.NO_SOLUTION if out.status == Status.TIME_LIMIT else Status.ERROR
-        if out.x is not None and out.status in (Status.OPTIMAL, Status.TIME_LIMIT):
+        if (out.status == Status.TIME_LIMIT and opts.node_limit is not None
+                and out.nodes is not None and out.nodes >= opts.node_limit):
+            out.status = Status.NODE_LIMIT      # the back ends report every limit alike
+        if out.status in (Status.OPTIMAL, *Status.LIMITS) and out.x is None:
+            out.status = Status.NO_SOLUTION if out.status in Status.LIMITS else Status.ERROR
+        if out.x is not None and out.status in (Status.OPTIMAL, *Status.LIMITS):
             out.violation = audit(flat, out.x)
             s = out.settings
             worst = [(k, v, lim) for k, v, lim in

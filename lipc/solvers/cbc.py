@@ -119,6 +119,8 @@ def solve_pymip(m, xs, opts: SolveOptions, att: Attempt, progress: Progress,
     kwargs = {}
     if att.time_limit is not None:
         kwargs["max_seconds"] = max(0.01, float(att.time_limit))
+    if opts.node_limit is not None:
+        kwargs["max_nodes"] = int(opts.node_limit)
     with captured_stdout(on_line):
         status = m.optimize(**kwargs)
     st = STATUS.get(status.name, Status.ERROR)

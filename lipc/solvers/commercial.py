@@ -315,6 +315,8 @@ class Gurobi(_Licensed):
                 p.Presolve = 0
             if att.time_limit is not None:
                 p.TimeLimit = max(0.01, float(att.time_limit))
+            if opts.node_limit is not None:
+                p.NodeLimit = float(opts.node_limit)
 
             start = _start(opts, flat)
             if start is not None:
@@ -413,6 +415,8 @@ class CPLEX(_Licensed):
                 P.preprocessing.presolve.set(0)
             if att.time_limit is not None:
                 P.timelimit.set(max(0.01, float(att.time_limit)))
+            if opts.node_limit is not None:
+                P.mip.limits.nodes.set(int(opts.node_limit))
             if progress.enabled:
                 class Info(MIPInfoCallback):
                     def __call__(self):
@@ -451,7 +455,8 @@ class CPLEX(_Licensed):
         elif code in (S.MIP_infeasible_or_unbounded, S.infeasible_or_unbounded):
             st = Status.INF_OR_UNBD
         elif code in (S.MIP_time_limit_feasible, S.MIP_time_limit_infeasible, S.abort_time_limit,
-                      S.MIP_abort_feasible, S.MIP_abort_infeasible, S.abort_user):
+                      S.MIP_abort_feasible, S.MIP_abort_infeasible, S.abort_user,
+                      S.node_limit_feasible, S.node_limit_infeasible):
             st = Status.TIME_LIMIT if has_x else Status.NO_SOLUTION
         else:
             st = Status.ERROR
@@ -515,6 +520,8 @@ class Xpress(_Licensed):
                 ctl["presolve"] = 0
             if att.time_limit is not None:
                 ctl["maxtime"] = -max(1, int(math.ceil(att.time_limit)))   # < 0: hard limit
+            if opts.node_limit is not None:
+                ctl["maxnode"] = int(opts.node_limit)
             p.setControl(ctl)
             native = p.getControl(list(ctl))
             start = _start(opts, flat)

@@ -99,6 +99,8 @@ class HiGHS(Backend):
             set_("presolve", "on" if att.presolve else "off")
             if att.time_limit is not None:
                 set_("time_limit", max(0.01, float(att.time_limit)))
+            if opts.node_limit is not None:
+                set_("mip_max_nodes", int(opts.node_limit))
 
             def on_interrupt(e):
                 d = e.data_out

@@ -128,7 +128,7 @@ def cross_check(out: SolverOutcome, flat: FlatMIP, opts: SolveOptions, t0: float
     if other.name == out.solver:
         raise QueryError(f"--cross-check {other.name}: choose a solver other than the one that "
                          f"solved the model ({out.solver})")
-    if out.status not in (Status.OPTIMAL, Status.TIME_LIMIT):
+    if out.status not in (Status.OPTIMAL, *Status.LIMITS):
         out.notes.append(f"cross-check with {other.name} skipped: {out.solver} gave {out.status}")
         return
     left = _remaining(opts, t0)

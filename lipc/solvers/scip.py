@@ -106,6 +106,8 @@ class SCIP(Backend):
             m.setParam("randomization/randomseedshift", int(opts.seed))
             if att.time_limit is not None:
                 m.setParam("limits/time", max(0.01, float(att.time_limit)))
+            if opts.node_limit is not None:
+                m.setParam("limits/nodes", int(opts.node_limit))
             if not att.presolve:
                 import pyscipopt as ps
                 m.setPresolve(ps.SCIP_PARAMSETTING.OFF)

@@ -27,7 +27,12 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     b.add_argument("manifest", help="TOML manifest")
     b.add_argument("-o", "--out", required=True, help="library directory")
     add_parallel_flags(b)
-    time_limit_flag(b, "per instance solve", default=60.0)
+    time_limit_flag(b, "per instance solve, a safety stop: an instance it stops is tagged "
+                    "not-reproducible and written as =unkn=", default=60.0)
+    b.add_argument("--node-limit", type=positive_int, default=None,
+                   help="branch-and-bound nodes per instance solve, the deterministic budget "
+                        "behind open instances' =best= values (default: the manifest's "
+                        "node_limit, else none)")
     solver_flag(b, what="solver for the reference solutions")
     b.add_argument("--easy-seconds", type=nonnegative_float, default=60.0,
                    help="solved within this many seconds: easy, else hard (default 60)")
@@ -45,7 +50,8 @@ def cmd_bench(args) -> int:
         try:
             rep = build(args.manifest, args.out, parallelism(args), time_limit=args.time_limit,
                         solver=args.solver, easy_seconds=args.easy_seconds,
-                        progress=None if args.quiet else sys.stderr)
+                        progress=None if args.quiet else sys.stderr,
+                        node_limit=args.node_limit)
         except KeyboardInterrupt as exc:
             print("lipc: interrupted; finished instances are kept: run the same command again "
                   "to resume", file=sys.stderr)

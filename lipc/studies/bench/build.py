@@ -63,6 +63,9 @@ CSV_FIELDS = ["name", "rows", "columns", "binaries", "nonzeros", "min_big_m", "m
 CHECK_TOLERANCE = 1e-9          # MIPLIB's solution checker: feasibility and objective, 1e-9
 NUMERICS_COEF_RATIO = 1e7       # tag "numerics": matrix coefficients spanning over 7 decades
 NUMERICS_BIG_M = 1e6            # ... or a big-M constant above this
+NOT_REPRODUCIBLE = "not-reproducible"   # tag: stopped by the wall clock, so written as =unkn=
+# solver statuses of a solve stopped by a limit (time or nodes) before proving anything
+_STOPPED = frozenset({"time_limit", "no_solution"})
 
 
 @dataclass
@@ -145,9 +148,10 @@ def _ranges(mip) -> dict:
                 rhs_max=rmax)
 
 
-def _tags(inst: Instance, ranges: dict, max_big_m: float, check_ok: bool) -> str:
+def _tags(inst: Instance, ranges: dict, max_big_m: float, check_ok: bool,
+          wall_clock: bool) -> str:
     tags = [inst.formulation, f"in_{inst.input_norm}", "generated" if is_generated(
-        inst.network) else "file"]
+        inst.network) else "file"] + ([NOT_REPRODUCIBLE] if wall_clock else [])
     cmin, cmax = ranges["coef_min"], ranges["coef_max"]
     if (not check_ok or max_big_m > NUMERICS_BIG_M
             or (cmin is not None and cmax / cmin > NUMERICS_COEF_RATIO)):
@@ -168,18 +172,27 @@ def _exact_check(mps: bytes, mip, x) -> dict:
                 check_seconds=time.perf_counter() - t0)
 
 
+def stopped_by_wall_clock(status: str, nodes: int | None, node_limit: int | None) -> bool:
+    """Whether a solve ended on its wall-clock limit, whose outcome depends on machine load:
+    a stop by the node limit is reported as ``node_limit`` (or ``no_solution`` with the node
+    count at the limit), every other stop came from the clock."""
+    if status not in _STOPPED:
+        return False
+    return node_limit is None or nodes is None or nodes < node_limit
+
+
 def build_one(inst: Instance, generated: bytes | None, time_limit: float | None, solver: str,
-              easy_seconds: float) -> dict:
+              easy_seconds: float, node_limit: int | None = None) -> dict:
     """Compile and solve one instance (in a worker); returns its record and the instance file's
     bytes, which the driver writes.  An error names the instance."""
     try:
-        return _build_one(inst, generated, time_limit, solver, easy_seconds)
+        return _build_one(inst, generated, time_limit, solver, easy_seconds, node_limit)
     except LipcError as e:
         raise LipcError(f"instance {inst.name}: {e}") from None
 
 
 def _build_one(inst: Instance, generated: bytes | None, time_limit: float | None, solver: str,
-               easy_seconds: float) -> dict:
+               easy_seconds: float, node_limit: int | None) -> dict:
 
     net = _load_network(inst, generated)
     copts = CompileOptions(bounds=inst.bounds, formulation=inst.formulation,
@@ -189,7 +202,10 @@ def _build_one(inst: Instance, generated: bytes | None, time_limit: float | None
     buf = io.BytesIO()
     WRITERS[".mps.gz"](low.mip, buf)
     mps = buf.getvalue()
-    res = api.solve_compiled(p, low, SolveOptions(time_limit=time_limit, solver=solver))
+    res = api.solve_compiled(p, low, SolveOptions(time_limit=time_limit, solver=solver,
+                                                  node_limit=node_limit))
+    # a value found before a wall-clock stop depends on load: it never reaches the library
+    wall_clock = stopped_by_wall_clock(res.status, res.nodes, node_limit)
     # the file minimises the negated objective (constant included): its values are -value
     inc = res.incumbent
     check = dict(check_feasible=None, check_violation=None, check_worst=None,
@@ -203,7 +219,7 @@ def _build_one(inst: Instance, generated: bytes | None, time_limit: float | None
         solu, file_value = ("opt", check["check_objective"]) if agree else ("unkn", None)
     elif res.status == "infeasible":
         solu, file_value = "inf", None
-    elif inc is not None:
+    elif inc is not None and not wall_clock:
         solu, file_value = "best", -inc + 0.0
     else:
         solu, file_value = "unkn", None
@@ -221,11 +237,18 @@ def _build_one(inst: Instance, generated: bytes | None, time_limit: float | None
                   status=_classify(res.status, res.seconds, easy_seconds), solu=solu,
                   file_value=file_value, value=res.value, lower=res.lower, upper=res.upper,
                   solver_status=res.status, solver=res.solver, seconds=res.seconds,
-                  solve_settings=dict(time_limit=time_limit, solver=solver),
+                  nodes=res.nodes, solve_settings=_settings(time_limit, solver, node_limit),
                   tags=_tags(inst, ranges, float(s["max_big_m"]),
-                             check["check_feasible"] is not False), **check,
+                             check["check_feasible"] is not False, wall_clock), **check,
                   sha256=hashlib.sha256(mps).hexdigest())
     return dict(record=record, mps=mps)
+
+
+def _settings(time_limit: float | None, solver: str, node_limit: int | None) -> dict:
+    """How an instance was solved (a record without a proved optimum is redone when it changes);
+    no node limit keeps the key set of libraries built before the limit existed."""
+    extra = {} if node_limit is None else dict(node_limit=node_limit)
+    return dict(time_limit=time_limit, solver=solver, **extra)
 
 
 def _store(ledger: Ledger, result: dict) -> dict:
@@ -291,8 +314,12 @@ def _generated_networks(m: Manifest, todo: list[Instance], ledger: Ledger) -> di
 def build(manifest: Manifest | str | Path, out_dir: str | Path,
           parallelism: Parallelism = Parallelism(), time_limit: float | None = 60.0,
           solver: str = "auto", easy_seconds: float = 60.0,
-          progress: TextIO | None = None) -> BuildReport:
+          progress: TextIO | None = None, node_limit: int | None = None) -> BuildReport:
     """Build (or resume) the library of ``manifest`` in ``out_dir``.
+
+    ``node_limit`` (default: the manifest's) is the deterministic budget of each solve: the
+    status and =best= value of an open instance come from it; ``time_limit`` stays a safety
+    stop, and an instance it stopped is tagged not-reproducible and written as =unkn=.
 
     Each finished instance is written as soon as it arrives, so an interrupted build keeps it
     and the next run skips it; the .solu, CSV and README are written once every instance is done.
@@ -303,7 +330,8 @@ def build(manifest: Manifest | str | Path, out_dir: str | Path,
     report = BuildReport(m.name, str(out))
     records: dict[str, dict] = {}
     todo = []
-    settings = dict(time_limit=time_limit, solver=solver)
+    node_limit = m.node_limit if node_limit is None else node_limit
+    settings = _settings(time_limit, solver, node_limit)
     for inst in m.instances:
         rec = _finished(inst, ledger, settings)
         if rec is not None:
@@ -312,7 +340,8 @@ def build(manifest: Manifest | str | Path, out_dir: str | Path,
         else:
             todo.append(inst)
     nets = _generated_networks(m, todo, ledger)
-    jobs = [(i.name, (i, nets.get(i.network), time_limit, solver, easy_seconds)) for i in todo]
+    jobs = [(i.name, (i, nets.get(i.network), time_limit, solver, easy_seconds, node_limit))
+            for i in todo]
     bar = Progress(len(jobs), f"bench {m.name}", progress)
     for name, result in run_jobs(build_one, jobs, parallelism, bar):
         records[name] = _store(ledger, result)

@@ -1,6 +1,7 @@
 """Benchmark manifests (issue 7): a TOML file listing the instances of a MIP library.
 
     name = "lipc-mini"                 # the library: <name>.solu, <name>.csv
+    node_limit = 1000                  # optional: branch-and-bound nodes per solve (reproducible)
     [defaults]                         # optional; any instance key below
     domain = "box:0:1"
     [[instance]]
@@ -63,6 +64,7 @@ class Manifest:
     name: str
     path: Path
     instances: tuple[Instance, ...]
+    node_limit: int | None = None      # default budget of each solve (lipc bench --node-limit)
 
 
 def _err(path, msg) -> LipcError:
@@ -194,9 +196,12 @@ def load_manifest(path: str | Path) -> Manifest:
     name = data.get("name", path.stem)
     if not isinstance(name, str) or not _NAME.match(name):
         raise _err(path, f"library name {name!r} must match {_NAME.pattern}")
-    unknown = set(data) - {"name", "defaults", "instance"}
+    unknown = set(data) - {"name", "defaults", "instance", "node_limit"}
     if unknown:
         raise _err(path, f"unknown top-level keys {sorted(unknown)}")
+    node_limit = data.get("node_limit")
+    if node_limit is not None and (type(node_limit) is not int or node_limit < 1):
+        raise _err(path, f"node_limit must be a positive integer, not {node_limit!r}")
     defaults = data.get("defaults", {})
     raw = data.get("instance", [])
     if not isinstance(defaults, dict) or not isinstance(raw, list) or not raw:
@@ -252,4 +257,4 @@ def load_manifest(path: str | Path) -> Manifest:
             output=e.get("output"), output_norm=e.get("output_norm"),
             input_norm=e.get("input_norm", "linf"), formulation=e.get("formulation", "lipc"),
             bounds=e.get("bounds", "auto"), passes=e.get("passes", True)))
-    return Manifest(name, path, tuple(out))
+    return Manifest(name, path, tuple(out), node_limit)

@@ -63,6 +63,11 @@ def library_readme(m: Manifest, records: list[dict]) -> str:
         "the file's objective recomputed exactly at that solution.  Tag `numerics`: a failed "
         "exact check, a big-M above 1e6 or matrix coefficients spanning over 7 decades.",
         "",
+        "A `=best=` value comes from a solve stopped by its node limit (single-threaded, "
+        "seeded: the same on every machine and under any load). Tag `not-reproducible`: the "
+        "solve was stopped by its wall-clock safety limit instead, so its value is left out "
+        "(`=unkn=`).",
+        "",
         "## Reproduce and re-solve",
         "",
         "```",
