@@ -14,7 +14,8 @@ from .flags import compile_options, model
 
 
 def compile_command(args) -> int:
-    p, low = api.compile(model(args), args.domain, args.output, args.input_norm, out=args.out,
+    p, low = api.compile(model(args), args.domain, output=args.output, input_norm=args.input_norm,
+                         out=args.out,
                          compile_options=compile_options(args), output_norm=args.output_norm)
     m = low.mip
     if not args.quiet:
@@ -31,7 +32,8 @@ def solve_result(args) -> api.LipschitzResult:
                         seed=args.seed, solver=args.solver, cross_check=args.cross_check,
                         retry=not args.no_retry,
                         progress=not args.quiet and not args.json and sys.stderr.isatty())
-    return api.solve(model(args), args.domain, args.output, args.input_norm, opts,
+    return api.solve(model(args), args.domain, output=args.output, input_norm=args.input_norm,
+                     options=opts,
                      compile_options=compile_options(args), output_norm=args.output_norm)
 
 

@@ -184,7 +184,7 @@ def _build_one(inst: Instance, generated: bytes | None, time_limit: float | None
     net = _load_network(inst, generated)
     copts = CompileOptions(bounds=inst.bounds, formulation=inst.formulation,
                            passes=inst.passes)
-    p, low = api.compile(net, inst.domain, inst.output, inst.input_norm,
+    p, low = api.compile(net, inst.domain, output=inst.output, input_norm=inst.input_norm,
                          compile_options=copts, output_norm=inst.output_norm)
     buf = io.BytesIO()
     WRITERS[".mps.gz"](low.mip, buf)
