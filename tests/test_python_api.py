@@ -182,3 +182,12 @@ def test_from_torch_without_torch_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_torch)
     with pytest.raises(lipc.LipcError, match="needs PyTorch"):
         lipc.from_torch(object(), None)
+
+
+def test_domain_objects_pickle():
+    """Batch runs send questions to worker processes: a domain object must pickle."""
+    import pickle
+
+    for dom in (lipc.Box(0, 1), lipc.LinfBall(0.5, 0.1), lipc.L1Ball(X0, 0.3, clip=(0, 1))):
+        again = pickle.loads(pickle.dumps(dom))
+        assert np.array_equal(again.fit(3).hi, dom.fit(3).hi)

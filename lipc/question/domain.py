@@ -14,6 +14,7 @@ specification strings are a table ``{kind: parser}``:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -302,36 +303,38 @@ def _sized(build: Callable[[int], Domain], *values) -> Domain:
     return d
 
 
+def _box_at(lo, hi, n: int) -> Domain:
+    return Domain(_vector(lo, n, "box lower bound"), _vector(hi, n, "box upper bound"),
+                  description=f"box [{_text(lo)}, {_text(hi)}]")
+
+
+def _ball_at(kind: str, center, radius, clip, n: int) -> Domain:
+    name = "l_inf" if kind == "linf" else "l_1"
+    desc = f"{name} ball around {_text(center)} of radius {_text(radius)}"
+    if clip is not None:
+        desc += f" clipped to [{_text(clip[0])}, {_text(clip[1])}]"
+    return ball_domain(kind, _vector(center, n, "ball centre"), _vector(radius, n, "ball radius"),
+                       _clip(clip, n), desc)
+
+
+# the builders are module-level partials, not lambdas, so a domain object pickles (worker pools)
 def Box(lo, hi) -> Domain:
     """The box [lo, hi] (numbers or arrays)."""
-    return _sized(lambda n: Domain(_vector(lo, n, "box lower bound"),
-                                   _vector(hi, n, "box upper bound"),
-                                   description=f"box [{_text(lo)}, {_text(hi)}]"), lo, hi)
-
-
-def _clip_text(clip) -> str:
-    return "" if clip is None else f" clipped to [{_text(clip[0])}, {_text(clip[1])}]"
+    return _sized(partial(_box_at, lo, hi), lo, hi)
 
 
 def LinfBall(center, radius, clip=(0.0, 1.0)) -> Domain:
     """{x : ||x - center||_inf <= radius} within the box ``clip`` (default [0, 1], pixels;
     None for no clipping); radius a number or one per coordinate."""
-    flat = [] if clip is None else list(clip)
-    return _sized(lambda n: ball_domain(
-        "linf", _vector(center, n, "ball centre"), _vector(radius, n, "ball radius"),
-        _clip(clip, n), f"l_inf ball around {_text(center)} of radius {_text(radius)}"
-        + _clip_text(clip)), center, radius, *flat)
+    return _sized(partial(_ball_at, "linf", center, radius, clip), center, radius,
+                  *(() if clip is None else clip))
 
 
 def L1Ball(center, radius: float, clip=None) -> Domain:
     """{x : ||x - center||_1 <= radius}, within the box ``clip`` when given."""
     if np.size(radius) != 1:
         raise DomainError("an l1 ball's radius is one number")
-    flat = [] if clip is None else list(clip)
-    return _sized(lambda n: ball_domain(
-        "l1", _vector(center, n, "ball centre"), _vector(radius, n, "ball radius"),
-        _clip(clip, n), f"l_1 ball around {_text(center)} of radius {_text(radius)}"
-        + _clip_text(clip)), center, *flat)
+    return _sized(partial(_ball_at, "l1", center, radius, clip), center, *(() if clip is None else clip))
 
 
 def Polytope(A, b, clip=None) -> Domain:
