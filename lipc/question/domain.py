@@ -10,6 +10,9 @@ specification strings are a table ``{kind: parser}``:
 * ``polytope:A.npy,b.npy[:LO:HI]``    {x : A x <= b} (optionally within [LO, HI]); its box is
                                       computed by LP, so it must be bounded
 * ``vnnlib:prop.vnnlib``              the input region of a VNN-LIB property file
+
+From Python the same sets are built from arrays by ``Box``, ``LinfBall``, ``L1Ball`` and
+``Polytope`` (no string is parsed back); ``domain_of`` takes either form.
 """
 from __future__ import annotations
 
@@ -334,7 +337,8 @@ def L1Ball(center, radius: float, clip=None) -> Domain:
     """{x : ||x - center||_1 <= radius}, within the box ``clip`` when given."""
     if np.size(radius) != 1:
         raise DomainError("an l1 ball's radius is one number")
-    return _sized(partial(_ball_at, "l1", center, radius, clip), center, *(() if clip is None else clip))
+    return _sized(partial(_ball_at, "l1", center, radius, clip), center,
+                  *(() if clip is None else clip))
 
 
 def Polytope(A, b, clip=None) -> Domain:
