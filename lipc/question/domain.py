@@ -109,7 +109,7 @@ def ball_domain(kind: str, center: np.ndarray, radius: np.ndarray,
                 clip: tuple[np.ndarray, np.ndarray] | None, desc: str) -> Domain:
     """The ``kind`` ("linf" / "l1") ball around ``center`` (float64 vectors of one length; an
     l1 radius is one number repeated), intersected with the box ``clip`` when given."""
-    if np.any(radius < 0) or np.any(np.isnan(radius)):
+    if np.any(radius < 0):
         raise DomainError("ball radius must be non-negative")
     lo, hi = center - radius, center + radius
     if clip is not None:
