@@ -57,6 +57,7 @@ def test_every_model_form_gives_the_oracle_value(files, oracle_box):
     for net in (lipc.from_layers(list(zip(WS, BS))), model, model.SerializeToString(),
                 folder / "net.onnx.gz", lipc.load(folder / "net.onnx.gz")):
         assert _value(net, lipc.LinfBall(X0, 0.2)) == ref, type(net)
+    assert lipc.load(folder / "net.onnx.gz").name == lipc.load(folder / "net.onnx").name == "net"
 
 
 def test_from_layers_keeps_float64_weights():

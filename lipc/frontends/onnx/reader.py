@@ -121,15 +121,26 @@ def _read_model(path: str | Path) -> onnx.ModelProto:
         raise ModelError(f"{p} is a folder, not an ONNX model file")
     if p.stat().st_size == 0:
         raise ModelError(f"{p} is empty, not an ONNX model")
-    data = p.read_bytes()
-    if p.suffix.lower() == ".gz":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise ModelError(f"cannot decompress {p}: {exc}") from None
+    data = _gunzip(p) if p.suffix.lower() == ".gz" else p.read_bytes()
     model = model_from_bytes(data, str(p))
     _load_external_data(model, p.resolve().parent)
     return model
+
+
+# protobuf cannot parse a message over 2 GiB: a .gz that inflates beyond it is refused while
+# decompressing, not after filling memory (a small file can inflate a thousandfold)
+MAX_MODEL_BYTES = 2 ** 31
+
+
+def _gunzip(p: Path) -> bytes:
+    try:
+        with gzip.open(p, "rb") as f:
+            data = f.read(MAX_MODEL_BYTES + 1)
+    except (OSError, EOFError) as exc:
+        raise ModelError(f"cannot decompress {p}: {exc}") from None
+    if len(data) > MAX_MODEL_BYTES:
+        raise ModelError(f"{p} inflates beyond 2 GiB, more than an ONNX model can hold")
+    return data
 
 
 def model_from_bytes(data: bytes, where: str = "the model bytes") -> onnx.ModelProto:
@@ -300,8 +311,8 @@ def network_from_model(model: onnx.ModelProto, output_node: str | None = None,
         except KeyError as exc:
             raise ModelError(f"node {node.name!r} ({node.op_type}) reads undefined tensor "
                              f"{exc.args[0]!r}") from None
-        for name, v in zip(node.output, _run_handler(b, node, ins)):
-            b.values[name] = v
+        for tensor, v in zip(node.output, _run_handler(b, node, ins)):
+            b.values[tensor] = v
     out = b.values.get(out_name)
     if not isinstance(out, Sym):
         raise ModelError(f"{path}: the output {out_name!r} does not depend on the input")
