@@ -3,6 +3,7 @@ lipc a network (weight arrays, an onnx.ModelProto, ONNX bytes, a gzip'd file, a 
 and a question (Domain objects, output as an int, a pair or an array) gives the same constant
 as the file-and-string spelling, and that constant is the oracle's."""
 import gzip
+import re
 import importlib.util
 
 import numpy as np
@@ -192,3 +193,23 @@ def test_domain_objects_pickle():
     for dom in (lipc.Box(0, 1), lipc.LinfBall(0.5, 0.1), lipc.L1Ball(X0, 0.3, clip=(0, 1))):
         again = pickle.loads(pickle.dumps(dom))
         assert np.array_equal(again.fit(3).hi, dom.fit(3).hi)
+
+
+def test_every_result_type_has_to_dict():
+    """Each dataclass lipc returns as a result or report converts to plain data."""
+    import dataclasses
+    import importlib
+    import pkgutil
+
+    kinds = set()
+    for info in pkgutil.walk_packages(lipc.__path__, "lipc."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if (isinstance(obj, type) and dataclasses.is_dataclass(obj)
+                    and obj.__module__ == info.name
+                    and re.search(r"(Result|Report|Comparison)$", name)):
+                kinds.add(obj)
+                assert callable(getattr(obj, "to_dict", None)), f"{info.name}.{name}"
+    assert len(kinds) >= 7, kinds

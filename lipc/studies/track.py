@@ -78,6 +78,9 @@ class TrackReport:
     computed: int = 0
     reused: int = 0
 
+    def to_dict(self) -> dict:
+        return asdict(self)
+
 
 # ---------------------------------------------------------------------- checkpoints
 
