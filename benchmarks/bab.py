@@ -56,7 +56,8 @@ def run_one(inst: dict, engine: str, limit: float) -> dict:
     kind, workers = ENGINES[engine]
     opts = SolveOptions(solver="highs", time_limit=limit)
     t0 = time.perf_counter()
-    res = lipc.solve(inst["path"], Domain(inst["lo"], inst["hi"]), "0-1", "linf", opts,
+    res = lipc.solve(inst["path"], Domain(inst["lo"], inst["hi"]), output="0-1", input_norm="linf",
+                     options=opts,
                      engine=kind, bab=BabOptions(workers=workers or 1))
     seconds = time.perf_counter() - t0
     nodes = res.stats["bab"]["nodes"] if "bab" in res.stats else res.nodes

@@ -92,7 +92,7 @@ def run(name, model, inits, dense_conv, domain, bounds: str, tmp: Path) -> dict:
     t0 = time.perf_counter()
     net = lipc.load(path)
     t1 = time.perf_counter()
-    p, low = lipc.compile(net, domain, "0-1", "linf",
+    p, low = lipc.compile(net, domain, output="0-1", input_norm="linf",
                           compile_options=CompileOptions(bounds=bounds))
     t2 = time.perf_counter()
     write(low.mip, tmp / f"{name}.mps")

@@ -136,7 +136,7 @@ def solve(inst: dict, options: CompileOptions, time_limit: float) -> dict:
     net = lipc.load(inst["path"])
     dom = Domain(inst["lo"], inst["hi"])
     t0 = time.perf_counter()
-    p, low = lipc.compile(net, dom, "0-1", "linf", compile_options=options)
+    p, low = lipc.compile(net, dom, output="0-1", input_norm="linf", compile_options=options)
     t_compile = time.perf_counter() - t0
     m = low.mip
     coef = np.abs(m.data[m.data != 0])
@@ -145,7 +145,7 @@ def solve(inst: dict, options: CompileOptions, time_limit: float) -> dict:
                coef_range=[float(coef.min()), float(coef.max())] if coef.size else [0, 0],
                compile_s=t_compile)
     try:
-        res = lipc.solve(net, dom, "0-1", "linf",
+        res = lipc.solve(net, dom, output="0-1", input_norm="linf",
                          options=SolveOptions(time_limit=time_limit, solver="cbc", threads=1,
                                               retry=False),
                          compile_options=options)
@@ -194,7 +194,7 @@ def throughput(tmp: Path) -> dict:
     out = {}
     for meth in ("auto", "interval"):
         t0 = time.perf_counter()
-        p, low = lipc.compile(net, dom, "0-1", "linf",
+        p, low = lipc.compile(net, dom, output="0-1", input_norm="linf",
                               compile_options=CompileOptions(bounds=meth))
         t1 = time.perf_counter()
         write(low.mip, tmp / "big.mps")

@@ -74,8 +74,9 @@ def instances(tmp: Path, hard: bool = False) -> list[dict]:
 def run(inst: dict, solver: str, time_limit: float, copts: CompileOptions) -> dict:
     t = time.perf_counter()
     try:
-        res = lipc.solve(inst["path"], Domain(inst["lo"], inst["hi"]), "0-1", "linf",
-                         SolveOptions(solver=solver, time_limit=time_limit, threads=1,
+        res = lipc.solve(inst["path"], Domain(inst["lo"], inst["hi"]), output="0-1",
+                         input_norm="linf",
+                         options=SolveOptions(solver=solver, time_limit=time_limit, threads=1,
                                       retry=False), compile_options=copts)
     except SolverError as exc:                 # e.g. a size-limited licence refuses the model
         why = str(exc).split(": ", 1)[-1].split(". Use")[0]

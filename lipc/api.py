@@ -1,47 +1,78 @@
 """The Python API: load a network, compile a Lipschitz query, write it or solve it.
 
     import lipc
-    net = lipc.load("examples/classifier_4_16_16_3.onnx")
-    res = lipc.solve(net, domain="linf:examples/x0_4.npy:0.1", output="0-1", input_norm="linf")
-    print(res.value, res.lower, res.upper)
+    net = lipc.load("examples/classifier_4_16_16_3.onnx")      # or a ModelProto, bytes,
+    net = lipc.from_layers([(W1, b1), (W2, b2)])                # weight arrays, a torch module
+    res = lipc.solve(net, lipc.LinfBall(x0, 0.1), output=(0, 1), input_norm="linf")
+    print(res.value, res.lower, res.upper, res.to_dict())
+
+``solve``, ``compile``, ``estimate`` and ``compare`` take the network and the domain (a spec
+string or a Domain object) positionally and everything else by keyword, in one order: the
+question (output, input_norm, output_norm), then what the function itself needs, then
+options and compile_options.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Union
+
+from onnx import ModelProto
 
 from .bab.driver import choose_engine, solve_bab
-from .compiler.entry import compile, problem
-from .compiler.pipeline import CompileOptions
+from .compiler import entry
+from .compiler.entry import problem
+from .compiler.pipeline import CompileOptions, Problem
 from .errors import LipcError, QueryError
 from .estimators import ESTIMATORS, Context
 from .frontends import load, network_of
+from .frontends.memory import from_layers, from_torch
 from .frontends.dsl import DSLQuery, query_domain
 from .core.network import Network
-from .question.domain import Domain, parse_domain
+from .lowering import Lowered
+from .question.domain import Domain, domain_of
+from .question.query import Output
 from .solvers import SolveOptions
 from .verify.ranges import RangeResult, compile_range, range_problem, solve_range
 from .verify import settle
 from .verify.settle import LipschitzResult, solve_compiled
 
-__all__ = ["load", "problem", "compile", "solve", "solve_compiled", "LipschitzResult",
-           "RangeResult", "range_problem", "compile_range", "solve_range", "EstimateResult",
-           "Comparison", "check_question", "estimate", "compare", "solve_query", "compile_query"]
+__all__ = ["load", "from_layers", "from_torch", "problem", "compile", "solve", "solve_compiled",
+           "LipschitzResult", "RangeResult", "range_problem", "compile_range", "solve_range",
+           "EstimateResult", "Comparison", "check_question", "estimate", "compare", "solve_query",
+           "compile_query"]
 
 
-def solve(net: Network | str | Path, domain: Domain | str, output: str | None = None,
-          input_norm: str = "linf", options: SolveOptions | None = None,
-          compile_options: CompileOptions | None = None, output_norm: str | None = None,
-          engine: str = "mip", bab=None) -> LipschitzResult:
-    """The local Lipschitz constant as a certified interval.  ``engine`` "mip" solves one MIP
-    (lipc.verify.settle.solve); "bab" runs branch and bound on unstable neurons (lipc.bab,
-    settings ``bab``: a BabOptions); "auto" chooses by the number of unstable neurons."""
+# a network: a file path, an onnx.ModelProto, ONNX bytes, or a loaded Network
+Model = Union[Network, str, Path, ModelProto, bytes]
+
+
+def compile(net: Model, domain: Domain | str, *, output: Output = None,
+            input_norm: str = "linf", output_norm: str | None = None,
+            out: str | Path | None = None, normalize: bool = False,
+            compile_options: CompileOptions | None = None) -> tuple[Problem, Lowered]:
+    """Compile a Lipschitz query to a flat MIP: (Problem, Lowered); with ``out``, also write it
+    (format from the suffix)."""
+    return entry.compile(net, domain, output, input_norm, out=out,
+                         compile_options=compile_options, output_norm=output_norm,
+                         normalize=normalize)
+
+
+def solve(net: Model, domain: Domain | str, *, output: Output = None, input_norm: str = "linf",
+          output_norm: str | None = None, options: SolveOptions | None = None,
+          compile_options: CompileOptions | None = None, engine: str = "mip",
+          bab=None) -> LipschitzResult:
+    """The local Lipschitz constant as a certified interval (LipschitzResult): compiled,
+    solved by ``options.solver`` (default the best installed one), the witness verified on
+    the original model.  ``engine`` "mip" solves one MIP; "bab" runs branch and bound on
+    unstable neurons (lipc.bab, settings ``bab``: a BabOptions); "auto" chooses by the number
+    of unstable neurons."""
     if engine == "mip":
-        return settle.solve(net, domain, output, input_norm, options, compile_options,
-                            output_norm)
-    p, low = compile(net, domain, output, input_norm, compile_options=compile_options,
-                     output_norm=output_norm)
+        return settle.solve(net, domain, output, input_norm, options,
+                            compile_options=compile_options, output_norm=output_norm)
+    p, low = entry.compile(net, domain, output, input_norm, compile_options=compile_options,
+                           output_norm=output_norm)
     if choose_engine(p, engine) == "bab":
         return solve_bab(p, options, bab, low=low)
     return solve_compiled(p, low, options)
@@ -85,7 +116,7 @@ class Comparison:
 def _context(net, domain, output, input_norm, output_norm, samples, seed, options,
              compile_options):
     network = network_of(net)
-    dom = domain if isinstance(domain, Domain) else parse_domain(domain, network.n_inputs)
+    dom = domain_of(domain, network.n_inputs)
     return Context(network, dom, output, input_norm, output_norm, samples, seed, options,
                    compile_options)
 
@@ -105,17 +136,16 @@ def _estimate(ctx, method: str) -> EstimateResult:
                           ctx.domain.description, details)
 
 
-def check_question(net: Network | str | Path, domain: Domain | str, output: str | None = None,
+def check_question(net: Model, domain: Domain | str, output: str | None = None,
                    input_norm: str = "linf", output_norm: str | None = None) -> None:
     """Raise the LipcError of a malformed question (domain, output, norms) about ``net`` without
     compiling or solving anything: batch runs (lipc track) check once before fanning out."""
     _context(net, domain, output, input_norm, output_norm, 1, 0, None, None).query
 
 
-def estimate(net: Network | str | Path, domain: Domain | str, method: str,
-             output: str | None = None, input_norm: str = "linf",
-             output_norm: str | None = None, samples: int = 1000, seed: int = 0,
-             options: SolveOptions | None = None,
+def estimate(net: Model, domain: Domain | str, *, output: Output = None,
+             input_norm: str = "linf", output_norm: str | None = None, method: str,
+             samples: int = 1000, seed: int = 0, options: SolveOptions | None = None,
              compile_options: CompileOptions | None = None) -> EstimateResult:
     """Estimate the local Lipschitz constant with one method of lipc.estimators.ESTIMATORS
     (randomlb, naiveub, fastlip, liplp, lipmip, clever,
@@ -124,10 +154,10 @@ def estimate(net: Network | str | Path, domain: Domain | str, method: str,
                               options, compile_options), method)
 
 
-def compare(net: Network | str | Path, domain: Domain | str,
-            methods: list[str] | str | None = None, output: str | None = None,
-            input_norm: str = "linf", output_norm: str | None = None, samples: int = 1000,
-            seed: int = 0, options: SolveOptions | None = None,
+def compare(net: Model, domain: Domain | str, *, output: Output = None,
+            input_norm: str = "linf", output_norm: str | None = None,
+            methods: list[str] | str | None = None, samples: int = 1000, seed: int = 0,
+            options: SolveOptions | None = None,
             compile_options: CompileOptions | None = None) -> Comparison:
     """Run several estimators (default: all) on the same question; relative errors against
     lipmip's exact value.  With the default list a method that raises a LipcError (e.g. a
@@ -170,7 +200,7 @@ def solve_query(q: DSLQuery, domain=None, options=None, compile_options=None, in
     """Solve one query: a LipschitzResult (lipschitz) or a RangeResult (maximize/minimize)."""
     dom = query_domain(q, domain)
     if q.kind == "lipschitz":
-        return solve(q.network, dom, None, input_norm or q.input_norm, options,
+        return settle.solve(q.network, dom, None, input_norm or q.input_norm, options,
                      compile_options=compile_options, output_norm=q.output_norm)
     return solve_range(q.network, dom, None, q.kind, options, compile_options)
 
@@ -179,6 +209,6 @@ def compile_query(q: DSLQuery, out=None, domain=None, compile_options=None, inpu
     """Compile one query to a flat MIP (and write it to ``out``): (Problem, Lowered)."""
     dom = query_domain(q, domain)
     if q.kind == "lipschitz":
-        return compile(q.network, dom, None, input_norm or q.input_norm, out=out,
+        return entry.compile(q.network, dom, None, input_norm or q.input_norm, out=out,
                        compile_options=compile_options, output_norm=q.output_norm)
     return compile_range(q.network, dom, None, q.kind, out=out, compile_options=compile_options)

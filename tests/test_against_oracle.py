@@ -43,7 +43,7 @@ def test_solve_matches_bruteforce(seed, tmp_path):
     expected = lipschitz_many(Ws, bs, lo, hi, queries=[(c, "inf"), (c, "1")])
     net = lipc.load(path)
     for norm, want in zip(["linf", "l1"], expected):
-        res = lipc.solve(net, Domain(lo, hi), output, norm)
+        res = lipc.solve(net, Domain(lo, hi), output=output, input_norm=norm)
         assert res.status == "optimal", res.message
         assert res.value == pytest.approx(want, rel=1e-6, abs=1e-12), (norm, res)
         assert res.lower <= res.upper * (1 + 1e-9)

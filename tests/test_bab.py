@@ -159,7 +159,7 @@ def test_node_mip_where_highs_presolve_claimed_a_wrong_optimum(tmp_path):
     c = np.random.default_rng(100 + ord("B")).uniform(0, 1, 10)
     dom = lipc.Domain(c - 0.1, c + 0.1)
     opts = SolveOptions(solver="highs")
-    mip = lipc.solve(net, dom, "0-1", options=opts)
-    bab = lipc.solve(net, dom, "0-1", options=opts, engine="bab")
+    mip = lipc.solve(net, dom, output="0-1", options=opts)
+    bab = lipc.solve(net, dom, output="0-1", options=opts, engine="bab")
     assert mip.status == bab.status == "optimal"
     assert bab.value == pytest.approx(mip.value, rel=1e-9) == pytest.approx(0.2086095054, rel=1e-8)

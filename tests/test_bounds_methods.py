@@ -55,7 +55,8 @@ def test_bounds_are_sound_and_inside_interval(tmp_path_factory, seed, norm, meth
 
 def test_fewer_or_equal_binaries(tmp_path):
     net, dom, _ = make(7, tmp_path, [6, 16, 16, 2], radius=0.15)
-    counts = [lipc.compile(net, dom, "0-1", "linf", compile_options=CompileOptions(bounds=m))[1]
+    counts = [lipc.compile(net, dom, output="0-1", input_norm="linf",
+                           compile_options=CompileOptions(bounds=m))[1]
               .mip.meta["binaries"] for m in ["interval", "symbolic", "lp"]]
     assert counts[0] >= counts[1] >= counts[2]
     assert counts[0] > counts[2]          # this instance: a strict improvement
@@ -120,10 +121,11 @@ def test_auto_lp_work_budget_is_deterministic_and_sound(tmp_path, monkeypatch):
     monkeypatch.setattr(bounds_lp, "AUTO_LP_WORK", 1e5)          # about half of what lp needs
     p = _problem(net, dom, "linf", "auto")
     assert_sound(p, rng)
-    texts = {to_text(lipc.api.compile(net, dom, "0-1", "linf",
+    texts = {to_text(lipc.api.compile(net, dom, output="0-1", input_norm="linf",
                                       compile_options=CompileOptions(bounds="auto"))[1].mip, "mps")
              for _ in range(2)}
     assert len(texts) == 1
-    n_bin = {b: lipc.api.compile(net, dom, "0-1", "linf", compile_options=CompileOptions(
+    n_bin = {b: lipc.api.compile(net, dom, output="0-1", input_norm="linf",
+                                 compile_options=CompileOptions(
         bounds=b))[1].mip.meta["binaries"] for b in ("symbolic", "auto", "lp")}
     assert n_bin["lp"] < n_bin["auto"] < n_bin["symbolic"]

@@ -55,7 +55,8 @@ def test_commercial_equals_the_oracle(name, seed, tmp_path_factory):
     usable_or_skip(name)
     net, dom, want = case(seed, tmp_path_factory)
     for (out, onorm, inorm), exact in zip(QUERIES, want):
-        res = lipc.solve(net, dom, out, inorm, SolveOptions(solver=name), output_norm=onorm)
+        res = lipc.solve(net, dom, output=out, input_norm=inorm,
+                         options=SolveOptions(solver=name), output_norm=onorm)
         assert res.status == "optimal" and res.solver == name, res.message
         assert res.value == pytest.approx(exact, rel=1e-6, abs=1e-9), (name, seed, inorm, onorm)
 
@@ -213,7 +214,7 @@ def test_progress_callback(name, examples):
     usable_or_skip(name)
     seen = []
     p, low = lipc.compile(examples / "classifier_4_16_16_3.onnx",
-                          f"linf:{examples / 'x0_4.npy'}:0.1", "0-1")
+                          f"linf:{examples / 'x0_4.npy'}:0.1", output="0-1")
     prog = Progress(name, True, sink=lambda *a: seen.append(a), every=0.0)
     out = REGISTRY[name].solve(low.mip, SolveOptions(), None, prog)
     assert out.status == Status.OPTIMAL and seen
@@ -246,7 +247,7 @@ START_ACCEPTED = {"gurobi": "Loaded user MIP start with objective",
 def test_mip_start_is_passed_and_accepted(name, examples):
     b = usable_or_skip(name)
     p, low = lipc.compile(examples / "classifier_4_16_16_3.onnx",
-                          f"linf:{examples / 'x0_4.npy'}:0.1", "0-1")
+                          f"linf:{examples / 'x0_4.npy'}:0.1", output="0-1")
     ref = REGISTRY["cbc"].solve(low.mip, SolveOptions())
     out = b.solve(low.mip, _WithStart(start=ref.x))
     assert out.status == Status.OPTIMAL

@@ -24,7 +24,7 @@ def make_problem(seed, norm, tmp_path):
     Ws, bs = random_mlp(rng, sizes)
     path = save_mlp(tmp_path / f"n{seed}.onnx", Ws, bs, style=["gemm", "matmul"][seed % 2])
     center, r = rng.uniform(-1, 1, d), rng.uniform(0.05, 1.5)
-    p, low = lipc.compile(path, Domain(center - r, center + r), "0-1", norm)
+    p, low = lipc.compile(path, Domain(center - r, center + r), output="0-1", input_norm=norm)
     return p, low, Ws, bs, rng
 
 

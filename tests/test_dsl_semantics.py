@@ -162,8 +162,8 @@ def test_round_trip_same_mip_optimum(examples, path, output):
     net = lipc.load(examples / path)
     back = build(to_dsl(net)).network
     dom = Domain(np.full(net.n_inputs, -0.5), np.full(net.n_inputs, 0.5))
-    a = lipc.solve(net, dom, output, "linf")
-    b = lipc.solve(back, dom, output, "linf")
+    a = lipc.solve(net, dom, output=output, input_norm="linf")
+    b = lipc.solve(back, dom, output=output, input_norm="linf")
     assert a.status == b.status == "optimal"
     assert b.value == pytest.approx(a.value, rel=1e-9)
 

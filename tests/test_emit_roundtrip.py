@@ -16,11 +16,11 @@ CASES = [
 @pytest.mark.parametrize("model, domain, output, norm", CASES)
 def test_files_read_back_with_the_same_optimum(examples, tmp_path, model, domain, output, norm):
     domain = domain.replace("x0_4.npy", str(examples / "x0_4.npy"))
-    direct = lipc.solve(examples / model, domain, output, norm)
+    direct = lipc.solve(examples / model, domain, output=output, input_norm=norm)
     assert direct.status == "optimal"
     for suffix in (".mps", ".mps.gz", ".lp"):
         path = tmp_path / f"m{suffix}"
-        lipc.compile(examples / model, domain, output, norm, out=path)
+        lipc.compile(examples / model, domain, output=output, input_norm=norm, out=path)
         for name, read in READERS.items():
             got = read(path)
             assert got == pytest.approx(direct.value, rel=1e-6, abs=1e-9), (suffix, name)
@@ -50,7 +50,7 @@ def test_fully_folded_query_still_writes(tmp_path):
     b1 = np.array([5.0, -10.0])          # neuron 0 always on, neuron 1 always off on [0,1]^2
     W2, b2 = np.array([[3.0, 7.0]]), np.array([0.0])
     net = save_mlp(tmp_path / "stable.onnx", [W1, W2], [b1, b2], dtype=np.float64)
-    res = lipc.solve(net, "box:0:1", None, "linf")
+    res = lipc.solve(net, "box:0:1", output=None, input_norm="linf")
     assert res.value == pytest.approx(9.0) and res.stats["binaries"] == 0
     lipc.compile(net, "box:0:1", out=tmp_path / "s.lp")
     for read in READERS.values():

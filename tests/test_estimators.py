@@ -59,13 +59,13 @@ def test_naiveub_single_layer_is_exact(tmp_path):
     W = np.array([[1.0, -2.0, 0.5]])
     path = save_mlp(tmp_path / "lin.onnx", [W], [np.zeros(1)])
     for norm, want in (("linf", 3.5), ("l1", 2.0)):
-        assert lipc.api.estimate(path, "box:0:1", "naiveub", input_norm=norm).value == want
+        assert lipc.api.estimate(path, "box:0:1", method="naiveub", input_norm=norm).value == want
 
 
 def test_unknown_method_is_a_clean_error(nets):
     path, dom, output, onorm = nets[0]
     with pytest.raises(lipc.LipcError, match="unknown estimator"):
-        lipc.api.estimate(path, dom, "nosuch", output_norm=onorm)
+        lipc.api.estimate(path, dom, method="nosuch", output_norm=onorm)
 
 
 def test_cli_estimate_text_and_json(nets, capsys):
@@ -117,20 +117,20 @@ def test_lipsdp_bounds_the_exact_l2_and_linf_values(tmp_path, seed):
     lo, hi = -np.ones(d), np.ones(d)
     exact2, exact_inf = lipschitz_many(Ws, bs, lo, hi, queries=[(c, "2"), (c, "inf")])
     spec = ",".join(repr(float(x)) for x in c)
-    res = lipc.api.estimate(path, "box:-1:1", "lipsdp", output=spec, input_norm="linf")
+    res = lipc.api.estimate(path, "box:-1:1", method="lipsdp", output=spec, input_norm="linf")
     l2 = res.details["l2_value"]
     assert res.guarantee == "upper"
     assert _le(exact2, l2 * (1 + 1e-6))
     assert res.value == pytest.approx(np.sqrt(d) * l2)
     assert _le(exact_inf, res.value * (1 + 1e-6))
-    l1 = lipc.api.estimate(path, "box:-1:1", "lipsdp", output=spec, input_norm="l1")
+    l1 = lipc.api.estimate(path, "box:-1:1", method="lipsdp", output=spec, input_norm="l1")
     assert l1.value == pytest.approx(l2, rel=1e-6, abs=1e-9)
 
 
 def test_clever_and_seqlip_are_finite_positive_heuristics(nets):
     path, dom, output, onorm = nets[1]
     for m in ("clever", "seqlip"):
-        res = lipc.api.estimate(path, dom, m, output=output, samples=200)
+        res = lipc.api.estimate(path, dom, method=m, output=output, samples=200)
         assert res.guarantee == "heuristic" and np.isfinite(res.value) and res.value > 0
 
 
@@ -140,7 +140,7 @@ def test_missing_extra_names_it(nets, monkeypatch, method, module):
     monkeypatch.setitem(sys.modules, module, None)
     path, dom, output, onorm = nets[1]
     with pytest.raises(lipc.LipcError, match=r"lipc\[estimators\]"):
-        lipc.api.estimate(path, dom, method, output=output)
+        lipc.api.estimate(path, dom, method=method, output=output)
 
 
 def test_compare_default_list_survives_a_missing_extra(nets, monkeypatch):

@@ -237,7 +237,8 @@ def solved(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("exact")
     (tmp / "n.onnx").write_bytes(random_onnx_bytes("random:3-8-8-2:3"))
     path = tmp / "i.mps.gz"
-    _, low = lipc.api.compile(lipc.load(str(tmp / "n.onnx")), "box:0:1", "0", "linf", out=path)
+    _, low = lipc.api.compile(lipc.load(str(tmp / "n.onnx")), "box:0:1", output="0",
+                              input_norm="linf", out=path)
     out = solve_mip(low.mip, SolveOptions(solver="cbc", retry=False))
     assert out.status == "optimal"
     return path, low, out, dict(zip(low.mip.col_names, out.x.tolist()))

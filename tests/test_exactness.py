@@ -78,7 +78,7 @@ def test_scale_sweep_against_oracle(seed, tmp_path):
         want = lipschitz_many(W2, b2, lo, hi, queries=[(c, "inf"), (c, "1")])
         for norm, v in zip(["linf", "l1"], want):
             try:
-                res = lipc.solve(path, Domain(lo, hi), output, norm)
+                res = lipc.solve(path, Domain(lo, hi), output=output, input_norm=norm)
             except lipc.LipcError:          # refused (a numerical failure): never wrong
                 continue
             assert res.lower is None or res.lower <= v * (1 + 1e-9), (k, norm, res)

@@ -33,7 +33,7 @@ def test_every_formulation_and_bound_method_is_exact(seed, tmp_path):
     want = lipschitz_many(Ws, bs, lo, hi, queries=[(c, "inf"), (c, "1")])
     for norm, w in zip(["linf", "l1"], want):
         for form, bounds in VARIANTS:
-            res = lipc.solve(net, Domain(lo, hi), "0-1", norm,
+            res = lipc.solve(net, Domain(lo, hi), output="0-1", input_norm=norm,
                              compile_options=CompileOptions(bounds=bounds, formulation=form))
             assert res.status == "optimal", (form, bounds, res.message)
             assert res.value == pytest.approx(w, rel=1e-6, abs=1e-12), (norm, form, bounds)
@@ -47,7 +47,7 @@ def test_mip_bounds_give_the_same_optimum(tmp_path, monkeypatch):
                         lambda g: BL.infer_mip(g, budget=2.0, per_entry=0.2))
     Ws, bs, net, lo, hi = case(1, tmp_path)
     want = lipschitz_many(Ws, bs, lo, hi, queries=[(np.array([1.0, -1.0]), "inf")])[0]
-    res = lipc.solve(net, Domain(lo, hi), "0-1", "linf",
+    res = lipc.solve(net, Domain(lo, hi), output="0-1", input_norm="linf",
                      compile_options=CompileOptions(bounds="mip"))
     assert res.status == "optimal" and res.value == pytest.approx(want, rel=1e-6)
 
@@ -58,8 +58,9 @@ def test_passes_keep_the_function_and_shrink_the_model(norm, tmp_path):
     Ws, bs = random_mlp(rng, [3, 8, 8, 2])
     net = lipc.load(save_mlp(tmp_path / "n.onnx", Ws, bs))
     dom = Domain(np.full(3, 0.2), np.full(3, 0.3))
-    with_p, low_p = lipc.compile(net, dom, "0-1", norm, compile_options=CompileOptions())
-    without, low_n = lipc.compile(net, dom, "0-1", norm,
+    with_p, low_p = lipc.compile(net, dom, output="0-1", input_norm=norm,
+                                 compile_options=CompileOptions())
+    without, low_n = lipc.compile(net, dom, output="0-1", input_norm=norm,
                                   compile_options=CompileOptions(passes=False))
     assert len(with_p.graph) <= len(without.graph)
     if norm == "linf":               # sum(|g|) absorbs the |g| node: n columns and rows fewer
@@ -81,7 +82,7 @@ def test_paper_model_structure(tmp_path):
     net = lipc.load(save_mlp(tmp_path / "n.onnx", Ws, bs))
     dom = Domain(np.full(4, 0.1), np.full(4, 0.6))
     opts = CompileOptions(formulation="paper")
-    p, low = lipc.compile(net, dom, "0-1", "linf", compile_options=opts)
+    p, low = lipc.compile(net, dom, output="0-1", input_norm="linf", compile_options=opts)
     assert p.options.bounds == "interval"
     g = p.graph
     fwd_unstable = sum(int(np.sum(g.bounds[n].lo != g.bounds[n].hi)) for n in g.nodes()
@@ -94,7 +95,7 @@ def test_paper_model_structure(tmp_path):
                 isinstance(g.op(c), Conditional) for c in g.g.successors(n)):
             v = low.values[n]
             assert np.all(np.isinf(low.mip.lb[v.cols[v.var]]))
-    p1, low1 = lipc.compile(net, dom, "0-1", "l1", compile_options=opts)
+    p1, low1 = lipc.compile(net, dom, output="0-1", input_norm="l1", compile_options=opts)
     assert low1.mip.meta["binaries"] > fwd_unstable + sign_open      # + argmax binaries
 
 
@@ -110,11 +111,12 @@ def test_paper_objective_follows_the_query_norm(tmp_path):
     lo, hi = np.full(3, 0.2), np.full(3, 0.7)
     opts = CompileOptions(formulation="paper")
     per_output = lipschitz_many(Ws, bs, lo, hi, queries=[(np.eye(2)[i], "inf") for i in range(2)])
-    res = lipc.solve(net, Domain(lo, hi), None, "linf", output_norm="linf",
+    res = lipc.solve(net, Domain(lo, hi), output=None, input_norm="linf", output_norm="linf",
                      compile_options=opts)
     assert res.status == "optimal" and res.value == pytest.approx(max(per_output), rel=1e-6)
     with pytest.raises(lipc.QueryError, match="paper encodes only"):
-        lipc.compile(net, Domain(lo, hi), "0-1", "linf:1,2,3", compile_options=opts)
+        lipc.compile(net, Domain(lo, hi), output="0-1", input_norm="linf:1,2,3",
+                     compile_options=opts)
 
 def test_cli_formulation_and_bounds_flags(tmp_path, capsys):
     from lipc.cli.main import main

@@ -44,7 +44,7 @@ def test_p_inf_published_value_and_scalar_outputs(lipbab):
     oracle = lipschitz_many(Ws, bs, np.full(net.n_inputs, lo), np.full(net.n_inputs, hi),
                             queries=[(np.eye(m)[i], "inf") for i in range(m)])
     for i in range(m):
-        res = lipc.solve(net, f"box:{lo}:{hi}", str(i), "linf")
+        res = lipc.solve(net, f"box:{lo}:{hi}", output=str(i), input_norm="linf")
         assert res.status == "optimal"
         assert res.value == pytest.approx(oracle[i], rel=1e-6)     # every scalar output
         values.append(res.value)
@@ -55,7 +55,7 @@ def test_p_1_published_value(lipbab):
     name, Ws, bs, net = lipbab
     lo, hi, _, p_1 = NETS[name]
     signs = [(1,) + s for s in itertools.product([1, -1], repeat=net.n_outputs - 1)]
-    values = [lipc.solve(net, f"box:{lo}:{hi}", ",".join(map(str, s)), "l1").value
+    values = [lipc.solve(net, f"box:{lo}:{hi}", output=",".join(map(str, s)), input_norm="l1").value
               for s in signs]
     assert max(values) == pytest.approx(p_1, rel=1e-6)
 
@@ -74,6 +74,6 @@ def test_vector_output_norm_reproduces_published_value(lipbab, p):
 def test_p_2_is_refused(lipbab):
     name, _, _, net = lipbab
     with pytest.raises(lipc.QueryError, match="no exact MIP"):
-        lipc.solve(net, "box:0:0.1", "0", "l2")
+        lipc.solve(net, "box:0:0.1", output="0", input_norm="l2")
     with pytest.raises(lipc.QueryError, match="no exact MIP"):
         lipc.solve(net, "box:0:0.1", input_norm="linf", output_norm="l2")

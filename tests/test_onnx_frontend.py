@@ -39,8 +39,10 @@ def test_torch_exports_load_and_agree(examples, name):
 
 
 def test_both_exporters_give_the_same_lipschitz_constant(examples):
-    a = lipc.solve(examples / "classifier_4_16_16_3.onnx", "linf:0.5:0.25", "0-2", "l1")
-    b = lipc.solve(examples / "classifier_4_16_16_3_dynamo.onnx", "linf:0.5:0.25", "0-2", "l1")
+    a = lipc.solve(examples / "classifier_4_16_16_3.onnx", "linf:0.5:0.25", output="0-2",
+                   input_norm="l1")
+    b = lipc.solve(examples / "classifier_4_16_16_3_dynamo.onnx", "linf:0.5:0.25", output="0-2",
+                   input_norm="l1")
     assert a.status == b.status == "optimal"
     assert a.value == pytest.approx(b.value, rel=1e-12)
 
@@ -122,5 +124,5 @@ def test_float64_models_load(tmp_path):
     Ws, bs = random_mlp(np.random.default_rng(7), [3, 4, 1])
     p = tmp_path / "d.onnx"
     onnx.save(onnx_mlp(Ws, bs, dtype=np.float64), str(p))
-    res = lipc.solve(p, "box:0:1", None, "linf")
+    res = lipc.solve(p, "box:0:1", output=None, input_norm="linf")
     assert res.status == "optimal"

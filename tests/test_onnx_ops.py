@@ -149,5 +149,5 @@ def test_output_node_cuts_before_softmax(tmp_path):
     net = lipc.load(path, output_node="logits")
     X = RNG.normal(size=(3, 4))
     assert np.allclose(net.reference(X), X @ W.T.astype(float), atol=1e-12)
-    res = lipc.solve(net, "box:0:1", "0-1")
+    res = lipc.solve(net, "box:0:1", output="0-1")
     assert res.value == pytest.approx(np.abs(W[0] - W[1]).astype(float).sum(), rel=1e-9)

@@ -35,7 +35,7 @@ def test_exported_networks_match_oracle(examples, name, radius, output):
     c = lipc.question.query.parse_output(output, net.n_outputs)
     exact = lipschitz_many(Ws, bs, lo, hi, queries=[(c, "inf"), (c, "1")])
     for norm, want_value in zip(["linf", "l1"], exact):
-        res = lipc.solve(net, Domain(lo, hi), output, norm)
+        res = lipc.solve(net, Domain(lo, hi), output=output, input_norm=norm)
         assert res.status == "optimal"
         assert res.value == pytest.approx(want_value, rel=1e-6)
 
@@ -48,7 +48,8 @@ def test_vnnlib_region_matches_oracle(examples, tmp_path):
     assert np.allclose(A, [[1, 1, -1, 0]]) and np.allclose(b, [0.65])
     Ws, bs = random_mlp(np.random.default_rng(5), [4, 10, 8, 3])
     net = save_mlp(tmp_path / "n.onnx", Ws, bs)
-    res = lipc.solve(net, f"vnnlib:{examples / 'classifier_region.vnnlib'}", "0-1", "linf")
+    res = lipc.solve(net, f"vnnlib:{examples / 'classifier_region.vnnlib'}", output="0-1",
+                     input_norm="linf")
     want = lipschitz_many(Ws, bs, lo, hi, A, b, queries=[(np.array([1.0, -1, 0]), "inf")])[0]
     assert res.value == pytest.approx(want, rel=1e-6)
     x = np.array(res.witness.x)

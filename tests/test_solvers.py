@@ -141,12 +141,14 @@ def test_lipschitz_value_identical_across_solvers(seed, tmp_path):
     want = lipschitz_many(Ws, bs, lo, hi, queries=[(c, "inf"), (c, "1")])
     net = lipc.load(path)
     for norm, exact in zip(["linf", "l1"], want):
-        ref = lipc.solve(net, Domain(lo, hi), "0-1", norm, SolveOptions(solver="cbc"))
+        ref = lipc.solve(net, Domain(lo, hi), output="0-1", input_norm=norm,
+                         options=SolveOptions(solver="cbc"))
         assert ref.value == pytest.approx(exact, rel=1e-6, abs=1e-12)
         for name in OPEN[1:]:
             if not REGISTRY[name].usable():
                 continue
-            res = lipc.solve(net, Domain(lo, hi), "0-1", norm, SolveOptions(solver=name))
+            res = lipc.solve(net, Domain(lo, hi), output="0-1", input_norm=norm,
+                             options=SolveOptions(solver=name))
             assert res.status == "optimal" and res.solver == name, res.message
             assert res.value == pytest.approx(ref.value, rel=1e-9, abs=1e-12), (name, norm)
             assert res.stats["solver_settings"]["solver"] == name
@@ -310,7 +312,7 @@ def test_race_keeps_the_first_proof_and_stops_the_other(examples, monkeypatch):
     monkeypatch.setitem(REGISTRY, "sleeper", Sleeper())
     before = _children()
     t = time.perf_counter()
-    res = lipc.solve(examples / "classifier_4_16_16_3.onnx", "linf:0.5:0.1", "0-1",
+    res = lipc.solve(examples / "classifier_4_16_16_3.onnx", "linf:0.5:0.1", output="0-1",
                      options=SolveOptions(solver="race:highs,sleeper"))
     assert time.perf_counter() - t < 60
     assert res.status == "optimal" and res.solver == "highs" and res.value > 0
@@ -332,7 +334,7 @@ def test_race_of_two_real_solvers(examples):
 def test_time_limit_gives_an_interval(name, examples):
     backend_or_skip(name)
     t = time.perf_counter()
-    res = lipc.solve(examples / "mlp_10_20_30_20_2.onnx", "box:0:1", "0-1",
+    res = lipc.solve(examples / "mlp_10_20_30_20_2.onnx", "box:0:1", output="0-1",
                      options=SolveOptions(solver=name, time_limit=1.0))
     # a sanity bound, not a timing: the limit covers compile and solve, the primal search and
     # the certificate come on top, and CI machines are loaded
@@ -365,8 +367,8 @@ def test_loose_tolerances_on_shrunken_bounds_never_give_a_wrong_value(tmp_path, 
         if not REGISTRY[name].usable():
             continue
         try:
-            res = lipc.solve(path, Domain(lo, hi), "0-1", "linf",
-                             SolveOptions(solver=name, feas_tol=1e-6, int_tol=1e-5))
+            res = lipc.solve(path, Domain(lo, hi), output="0-1", input_norm="linf",
+                             options=SolveOptions(solver=name, feas_tol=1e-6, int_tol=1e-5))
         except SolverError:
             continue                                   # refusing is allowed
         if res.value is not None:

@@ -60,7 +60,7 @@ def test_rows_equal_individual_solve_and_estimate_calls(run):
     assert rep.computed == len(STEPS) * len(METHODS) and rep.reused == 0
     for path, step in zip(paths, STEPS):
         rows = {r["method"]: r for r in rep.rows if r["step"] == step}
-        solved = lipc.solve(str(path), "box:0:1", "0-1")
+        solved = lipc.solve(str(path), "box:0:1", output="0-1")
         assert solved.status == "optimal"
         assert rows["lipmip"]["status"] == "optimal" and rows["lipmip"]["guarantee"] == "exact"
         assert rows["lipmip"]["value"] == pytest.approx(solved.value, rel=1e-9, abs=1e-12)
@@ -69,7 +69,7 @@ def test_rows_equal_individual_solve_and_estimate_calls(run):
         exact = oracle.lipschitz(Ws, bs, lo=0.0, hi=1.0, c=[1.0, -1.0], alpha="inf").value
         assert rows["lipmip"]["value"] == pytest.approx(exact, rel=1e-6)
         for m in METHODS[1:]:
-            est = api.estimate(str(path), "box:0:1", m, output="0-1")
+            est = api.estimate(str(path), "box:0:1", method=m, output="0-1")
             assert rows[m]["value"] == est.value and rows[m]["guarantee"] == est.guarantee
         assert rows["randomlb"]["value"] <= solved.value * (1 + 1e-9)
         assert rows["fastlip"]["value"] >= solved.value * (1 - 1e-9)
@@ -200,10 +200,10 @@ def test_question_errors_once_and_error_rows_are_retried(run, tmp_path, capsys, 
     assert capsys.readouterr().err.count("lipc: error:") == 1
     real = api.estimate
 
-    def flaky(net, domain, method, *a, **k):            # one method fails on every checkpoint
+    def flaky(net, domain, *, method, **k):             # one method fails on every checkpoint
         if method == "fastlip":
             raise LipcError("fastlip: something missing")
-        return real(net, domain, method, *a, **k)
+        return real(net, domain, method=method, **k)
     monkeypatch.setattr(api, "estimate", flaky)
     rep = track(ck, q, ["fastlip", "naiveub", "naiveub"], tmp_path / "o")
     assert [r["method"] for r in rep.rows] == ["fastlip", "naiveub"] * len(STEPS)
@@ -224,7 +224,7 @@ def test_resume_notices_a_changed_domain_file(run, tmp_path):
     np.save(tmp_path / "hi.npy", np.full(3, 0.1))
     rep = track(ck, q, ["fastlip"], tmp_path / "o")
     assert rep.computed == 1 and rep.rows[0]["value"] != first
-    assert rep.rows[0]["value"] == api.estimate(str(paths[-1]), q.domain, "fastlip",
+    assert rep.rows[0]["value"] == api.estimate(str(paths[-1]), q.domain, method="fastlip",
                                                 output="0-1").value
 
 
@@ -258,5 +258,5 @@ def test_figure1_example_is_reproducible(tmp_path, monkeypatch):
                                        rtol=1e-6, atol=1e-9)
     rows = read_rows(here / "results" / "left" / "track.csv")
     row = next(r for r in rows if r["method"] == "fastlip" and r["step"] == 600)
-    est = api.estimate(str(here / row["checkpoint"]), "box:0:1", "fastlip", output="0-1")
+    est = api.estimate(str(here / row["checkpoint"]), "box:0:1", method="fastlip", output="0-1")
     assert row["value"] == est.value

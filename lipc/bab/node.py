@@ -22,7 +22,7 @@ worse child has the smallest bound wins.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -73,6 +73,9 @@ class NodeResult:
     mip: bool = False                 # handed to the MIP solver
     seconds: float = 0.0
     stats: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def _apply_splits(splits: tuple[Split, ...]):

@@ -16,7 +16,8 @@ from .flags import compile_options, model, stamped
 
 
 def compile_command(args) -> int:
-    p, low = api.compile(model(args), args.domain, args.output, args.input_norm, out=args.out,
+    p, low = api.compile(model(args), args.domain, output=args.output, input_norm=args.input_norm,
+                         out=args.out,
                          compile_options=compile_options(args), output_norm=args.output_norm)
     m = low.mip
     if not args.quiet:
@@ -35,9 +36,9 @@ def solve_result(args) -> api.LipschitzResult:
                         progress=not args.quiet and not args.json and sys.stderr.isatty())
     bab = BabOptions(workers=args.workers, scheduler=args.scheduler, tls_ca=args.tls_ca,
                      tls_cert=args.tls_cert, tls_key=args.tls_key, node_limit=args.node_limit)
-    return api.solve(model(args), args.domain, args.output, args.input_norm, opts,
-                     compile_options=compile_options(args), output_norm=args.output_norm,
-                     engine=args.engine, bab=bab)
+    return api.solve(model(args), args.domain, output=args.output, input_norm=args.input_norm,
+                     options=opts, compile_options=compile_options(args),
+                     output_norm=args.output_norm, engine=args.engine, bab=bab)
 
 
 def solve_command(args) -> int:

@@ -12,7 +12,7 @@ from ..core.network import Network
 from ..emit import write
 from ..frontends import network_of
 from ..lowering import Lowered
-from ..question.domain import Domain, parse_domain
+from ..question.domain import Domain, domain_of
 from ..question.query import Query
 from .pipeline import CompileOptions, Problem, build_problem, lower_problem
 
@@ -31,7 +31,7 @@ def problem(net: Network | str | Path, domain: Domain | str, output: str | None 
     it exactly.
     """
     network = network_of(net)
-    dom = domain if isinstance(domain, Domain) else parse_domain(domain, network.n_inputs)
+    dom = domain_of(domain, network.n_inputs)
     query = Query.make(network.n_inputs, network.n_outputs, output, input_norm, output_norm,
                        center_output=lambda: network.reference(dom.center[None, :])[0])
     c0 = query.output.fixed

@@ -10,10 +10,14 @@ specification strings are a table ``{kind: parser}``:
 * ``polytope:A.npy,b.npy[:LO:HI]``    {x : A x <= b} (optionally within [LO, HI]); its box is
                                       computed by LP, so it must be bounded
 * ``vnnlib:prop.vnnlib``              the input region of a VNN-LIB property file
+
+From Python the same sets are built from arrays by ``Box``, ``LinfBall``, ``L1Ball`` and
+``Polytope`` (no string is parsed back); ``domain_of`` takes either form.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -30,6 +34,18 @@ from .vnnlib import read_vnnlib
 @dataclass
 class Domain(LinearSet):
     description: str = ""
+    # how a domain built from scalars only (lipc.Box(0, 1)) is rebuilt for the network's
+    # number of inputs, which it does not know when it is made
+    resize: Callable[[int], "Domain"] | None = field(default=None, repr=False, compare=False)
+
+    def fit(self, dim: int) -> "Domain":
+        """This domain for a network with ``dim`` inputs (scalar-built domains broadcast)."""
+        if self.dim == dim:
+            return self
+        if self.resize is not None:
+            return check_domain(self.resize(dim))
+        raise ShapeError(f"the domain has {self.dim} coordinates but the network has {dim} "
+                         "inputs")
 
     @property
     def dim(self) -> int:
@@ -74,25 +90,34 @@ def _ball(kind: str):
         center = parse_vector(args[0], dim, "ball centre", base)
         if kind == "l1":
             try:
-                radius = float(args[1])
+                radius = np.full(dim, float(args[1]))
             except ValueError:
                 raise DomainError(f"l1 ball radius must be a number, not {args[1]!r}") from None
-            radius_vec = np.full(dim, radius)
         else:
-            radius_vec = parse_vector(args[1], dim, "ball radius", base)
-        if np.any(radius_vec < 0):
-            raise DomainError("ball radius must be non-negative")
-        lo, hi = center - radius_vec, center + radius_vec
+            radius = parse_vector(args[1], dim, "ball radius", base)
+        clip = None
         desc = f"{'l_inf' if kind == 'linf' else 'l_1'} ball around {args[0]} of radius {args[1]}"
         if len(args) == 4:
-            lo = np.maximum(lo, parse_vector(args[2], dim, "clip lower bound", base))
-            hi = np.minimum(hi, parse_vector(args[3], dim, "clip upper bound", base))
+            clip = (parse_vector(args[2], dim, "clip lower bound", base),
+                    parse_vector(args[3], dim, "clip upper bound", base))
             desc += f" clipped to [{args[2]}, {args[3]}]"
-        if kind == "linf":
-            return Domain(lo, hi, description=desc)
-        ball = l1_ball(center, float(radius_vec[0]), lo, hi)
-        return Domain(**vars(ball), description=desc)
+        return ball_domain(kind, center, radius, clip, desc)
     return parse
+
+
+def ball_domain(kind: str, center: np.ndarray, radius: np.ndarray,
+                clip: tuple[np.ndarray, np.ndarray] | None, desc: str) -> Domain:
+    """The ``kind`` ("linf" / "l1") ball around ``center`` (float64 vectors of one length; an
+    l1 radius is one number repeated), intersected with the box ``clip`` when given."""
+    if np.any(radius < 0):
+        raise DomainError("ball radius must be non-negative")
+    lo, hi = center - radius, center + radius
+    if clip is not None:
+        lo, hi = np.maximum(lo, clip[0]), np.minimum(hi, clip[1])
+    if kind == "linf":
+        return Domain(lo, hi, description=desc)
+    ball = l1_ball(center, float(radius[0]), lo, hi)
+    return Domain(**vars(ball), description=desc)
 
 
 def _polytope(args: list[str], dim: int, base: Path | None) -> Domain:
@@ -101,16 +126,25 @@ def _polytope(args: list[str], dim: int, base: Path | None) -> Domain:
     a_path, b_path = args[0].split(",", 1)
     A = _matrix(a_path, base, "polytope matrix A")
     b = _matrix(b_path, base, "polytope right-hand side b").ravel()
+    clip = None
+    if len(args) == 3:
+        clip = (parse_vector(args[1], dim, "clip lower bound", base),
+                parse_vector(args[2], dim, "clip upper bound", base))
+    return polytope_domain(A, b, dim, clip, f"polytope {{x : A x <= b}} from {args[0]}")
+
+
+def polytope_domain(A: np.ndarray, b: np.ndarray, dim: int,
+                    clip: tuple[np.ndarray, np.ndarray] | None, desc: str) -> Domain:
+    """{x : A x <= b} (within the box ``clip`` when given), its rows normalised and its
+    bounding box computed by LP."""
     if A.ndim != 2 or A.shape[1] != dim:
         raise ShapeError(f"polytope matrix A has shape {A.shape}; the network has {dim} inputs")
     if A.shape[0] != b.size:
         raise ShapeError(f"polytope: A has {A.shape[0]} rows but b has {b.size} entries")
-    lo = parse_vector(args[1], dim, "clip lower bound", base) if len(args) == 3 else np.full(dim, -np.inf)
-    hi = parse_vector(args[2], dim, "clip upper bound", base) if len(args) == 3 else np.full(dim, np.inf)
+    lo, hi = clip if clip is not None else (np.full(dim, -np.inf), np.full(dim, np.inf))
     A, b = normalised_rows(A, b, "polytope")
     lo, hi = polytope_box(A, b, lo, hi)
-    return Domain(lo, hi, A=A, B=None, r_lo=np.full(b.size, -np.inf), r_hi=b,
-                  description=f"polytope {{x : A x <= b}} from {args[0]}")
+    return Domain(lo, hi, A=A, B=None, r_lo=np.full(b.size, -np.inf), r_hi=b, description=desc)
 
 
 # A row a.x <= b is stored scaled to max|a| = 1, so that the interior test, the bounding-box LPs
@@ -222,12 +256,105 @@ def parse_domain(spec: str, dim: int, base: Path | None = None) -> Domain:
     return check_domain(DOMAIN_KINDS[key](rest.split(":"), dim, base))
 
 
+def domain_of(domain: "Domain | str", dim: int, base: Path | None = None) -> Domain:
+    """The domain of a question about a ``dim``-input network: a spec string is parsed, a
+    Domain object (lipc.Box, LinfBall, L1Ball, Polytope) fitted to ``dim``."""
+    if isinstance(domain, str):
+        return parse_domain(domain, dim, base)
+    if isinstance(domain, Domain):
+        return domain.fit(dim)
+    raise DomainError(f"a domain is a spec string (box:0:1) or a lipc.Box / LinfBall / L1Ball / "
+                      f"Polytope, not a {type(domain).__name__}")
+
+
+def _vector(value, dim: int, what: str) -> np.ndarray:
+    """A float64 vector of ``dim`` entries from a scalar (broadcast) or an array."""
+    try:
+        arr = np.asarray(value, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise DomainError(f"{what} must be a number or an array of numbers") from None
+    if arr.size == 1:
+        return np.full(dim, arr[0])
+    if arr.size != dim:
+        raise ShapeError(f"{what} has {arr.size} entries but the network has {dim} inputs")
+    return arr
+
+
+def _text(value) -> str:
+    arr = np.asarray(value, dtype=np.float64)
+    return repr(float(arr)) if arr.size == 1 else f"array[{arr.size}]"
+
+
+def _clip(clip, dim: int) -> tuple[np.ndarray, np.ndarray] | None:
+    if clip is None:
+        return None
+    if len(clip) != 2:
+        raise DomainError("clip is a pair (lo, hi) of numbers or arrays")
+    return _vector(clip[0], dim, "clip lower bound"), _vector(clip[1], dim, "clip upper bound")
+
+
+def _sized(build: Callable[[int], Domain], *values) -> Domain:
+    """``build`` at the size the array arguments give; when all are scalars, at size 1 and
+    rebuilt for the network's input count when used (``Domain.fit``)."""
+    sizes = {np.size(v) for v in values if v is not None and np.size(v) != 1}
+    if len(sizes) > 1:
+        raise ShapeError(f"domain arrays of different lengths {sorted(sizes)}")
+    if sizes:
+        return check_domain(build(sizes.pop()))
+    d = check_domain(build(1))
+    d.resize = build
+    return d
+
+
+def _box_at(lo, hi, n: int) -> Domain:
+    return Domain(_vector(lo, n, "box lower bound"), _vector(hi, n, "box upper bound"),
+                  description=f"box [{_text(lo)}, {_text(hi)}]")
+
+
+def _ball_at(kind: str, center, radius, clip, n: int) -> Domain:
+    name = "l_inf" if kind == "linf" else "l_1"
+    desc = f"{name} ball around {_text(center)} of radius {_text(radius)}"
+    if clip is not None:
+        desc += f" clipped to [{_text(clip[0])}, {_text(clip[1])}]"
+    return ball_domain(kind, _vector(center, n, "ball centre"), _vector(radius, n, "ball radius"),
+                       _clip(clip, n), desc)
+
+
+# the builders are module-level partials, not lambdas, so a domain object pickles (worker pools)
+def Box(lo, hi) -> Domain:
+    """The box [lo, hi] (numbers or arrays)."""
+    return _sized(partial(_box_at, lo, hi), lo, hi)
+
+
+def LinfBall(center, radius, clip=(0.0, 1.0)) -> Domain:
+    """{x : ||x - center||_inf <= radius} within the box ``clip`` (default [0, 1], pixels;
+    None for no clipping); radius a number or one per coordinate."""
+    return _sized(partial(_ball_at, "linf", center, radius, clip), center, radius,
+                  *(() if clip is None else clip))
+
+
+def L1Ball(center, radius: float, clip=None) -> Domain:
+    """{x : ||x - center||_1 <= radius}, within the box ``clip`` when given."""
+    if np.size(radius) != 1:
+        raise DomainError("an l1 ball's radius is one number")
+    return _sized(partial(_ball_at, "l1", center, radius, clip), center,
+                  *(() if clip is None else clip))
+
+
+def Polytope(A, b, clip=None) -> Domain:
+    """{x : A x <= b} (A of shape [rows, inputs]), within the box ``clip`` when given; it must
+    be bounded (its bounding box is computed by LP)."""
+    A = np.atleast_2d(np.asarray(A, dtype=np.float64))
+    b = np.asarray(b, dtype=np.float64).ravel()
+    n = A.shape[1]
+    return check_domain(polytope_domain(A, b, n, _clip(clip, n),
+                                        f"polytope {{x : A x <= b}} ({A.shape[0]} rows)"))
+
+
 def box_domain(lo, hi, dim: int | None = None) -> Domain:
-    """A box from arrays or scalars (Python API)."""
-    lo, hi = np.atleast_1d(np.asarray(lo, float)), np.atleast_1d(np.asarray(hi, float))
-    if dim is not None:
-        lo, hi = np.broadcast_to(lo, (dim,)).copy(), np.broadcast_to(hi, (dim,)).copy()
-    return check_domain(Domain(lo, hi, description="box"))
+    """A box from arrays or scalars (Python API); ``dim`` fits it to that many inputs."""
+    d = Box(lo, hi)
+    return d if dim is None else d.fit(dim)
 
 
 def _verified_radius(d: Domain, x: np.ndarray) -> float:

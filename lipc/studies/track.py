@@ -78,6 +78,9 @@ class TrackReport:
     computed: int = 0
     reused: int = 0
 
+    def to_dict(self) -> dict:
+        return asdict(self)
+
 
 # ---------------------------------------------------------------------- checkpoints
 
@@ -167,10 +170,11 @@ def track_one(ckpt: Checkpoint, method: str, q: Question) -> dict:
     row = dict(series=ckpt.series, step=ckpt.step, checkpoint=ckpt.path, method=method)
     try:
         net = api.load(ckpt.path, output_node=q.output_node)
-        res = api.estimate(net, q.domain, method, q.output, q.input_norm, q.output_norm,
-                           q.samples, q.seed,
-                           SolveOptions(time_limit=q.time_limit, solver=q.solver, seed=q.seed),
-                           CompileOptions(bounds=q.bounds, formulation=q.formulation))
+        res = api.estimate(
+            net, q.domain, output=q.output, input_norm=q.input_norm, output_norm=q.output_norm,
+            method=method, samples=q.samples, seed=q.seed,
+            options=SolveOptions(time_limit=q.time_limit, solver=q.solver, seed=q.seed),
+            compile_options=CompileOptions(bounds=q.bounds, formulation=q.formulation))
     except LipcError as e:                 # e.g. a missing optional extra: a row that says so
         return dict(row, guarantee="", value=None, status="error", lower=None, upper=None,
                     seconds=None, message=str(e))

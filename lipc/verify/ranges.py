@@ -14,7 +14,7 @@ from ..emit import write
 from ..errors import QueryError
 from ..frontends import network_of
 from ..lowering import Lowered
-from ..question.domain import Domain, parse_domain
+from ..question.domain import Domain, domain_of
 from ..question.query import parse_output
 from ..solvers import SolveOptions, solve_mip
 from .settle import close, relative_gap, settle_outcome
@@ -66,7 +66,7 @@ def range_problem(net: Network | str | Path, domain: Domain | str, output: str |
     """The forward MIP of max (or min) over the domain of the scalar function ``output``
     (spelled as for :func:`solve`; omitted for a single-output network)."""
     network = network_of(net)
-    dom = domain if isinstance(domain, Domain) else parse_domain(domain, network.n_inputs)
+    dom = domain_of(domain, network.n_inputs)
     _, sign = _sense(sense)
     c = parse_output(output, network.n_outputs)
     return build_range_problem(network, dom, sign * c, compile_options)

@@ -6,6 +6,7 @@ logits before a final softmax): only the nodes that tensor depends on are read.
 """
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 from typing import Callable
 
@@ -111,6 +112,8 @@ def _input_shape(vi: onnx.ValueInfoProto) -> tuple[int, ...]:
 
 
 def _read_model(path: str | Path) -> onnx.ModelProto:
+    """The model in ``path`` (``.onnx``, or gzip-compressed ``.onnx.gz``), its external data
+    read from the model's own folder."""
     p = Path(path)
     if not p.exists():
         raise ModelError(f"model file not found: {p}")
@@ -118,14 +121,38 @@ def _read_model(path: str | Path) -> onnx.ModelProto:
         raise ModelError(f"{p} is a folder, not an ONNX model file")
     if p.stat().st_size == 0:
         raise ModelError(f"{p} is empty, not an ONNX model")
-    try:
-        model = onnx.load(str(p), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError and friends
-        raise ModelError(f"cannot read {p} as an ONNX model: "
-                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") \
-            from None
+    data = _gunzip(p) if p.suffix.lower() == ".gz" else p.read_bytes()
+    model = model_from_bytes(data, str(p))
     _load_external_data(model, p.resolve().parent)
     return model
+
+
+# protobuf cannot parse a message over 2 GiB: a .gz that inflates beyond it is refused while
+# decompressing, not after filling memory (a small file can inflate a thousandfold)
+MAX_MODEL_BYTES = 2 ** 31
+
+
+def _gunzip(p: Path) -> bytes:
+    try:
+        with gzip.open(p, "rb") as f:
+            data = f.read(MAX_MODEL_BYTES + 1)
+    except (OSError, EOFError) as exc:
+        raise ModelError(f"cannot decompress {p}: {exc}") from None
+    if len(data) > MAX_MODEL_BYTES:
+        raise ModelError(f"{p} inflates beyond 2 GiB, more than an ONNX model can hold")
+    return data
+
+
+def model_from_bytes(data: bytes, where: str = "the model bytes") -> onnx.ModelProto:
+    """Parse a serialised ONNX model (a file's content, or ``torch.onnx.export`` in memory)."""
+    if not data:
+        raise ModelError(f"{where} is empty, not an ONNX model")
+    try:
+        return onnx.load_from_string(bytes(data))
+    except Exception as exc:  # onnx raises DecodeError and friends
+        raise ModelError(f"cannot read {where} as an ONNX model: "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") \
+            from None
 
 
 def _external_tensors(model: onnx.ModelProto):
@@ -233,9 +260,25 @@ def _reference(model: onnx.ModelProto, nodes: list[onnx.NodeProto], in_name: str
 
 
 def load_onnx(path: str | Path, output_node: str | None = None) -> Network:
-    """Read an ONNX ReLU network into the IR (forward pass only); ``output_node`` names an
+    """Read an ONNX ReLU network file into the IR (forward pass only); ``output_node`` names an
     earlier tensor to use as the output (e.g. the logits before a softmax)."""
-    model = _read_model(path)
+    return network_from_model(_read_model(path), output_node, str(path), _stem(path))
+
+
+def _stem(path: str | Path) -> str:
+    name = Path(path).name
+    return name[:-len(".onnx.gz")] if name.lower().endswith(".onnx.gz") else Path(path).stem
+
+
+def network_from_model(model: onnx.ModelProto, output_node: str | None = None,
+                       path: str = "the model", name: str = "model") -> Network:
+    """An in-memory ONNX model (external data already read) into the IR; ``path`` names it in
+    messages, ``name`` is the network's name."""
+    if not isinstance(model, onnx.ModelProto):
+        raise ModelError(f"{path} is a {type(model).__name__}, not an onnx.ModelProto")
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in _external_tensors(model)):
+        raise ModelError(f"{path} keeps tensors in external data files: load it from its file "
+                         "so they are read from the model's folder")
     opset = _opset(model)
     init_names = {i.name for i in model.graph.initializer}
     inputs = [vi for vi in model.graph.input if vi.name not in init_names]
@@ -268,8 +311,8 @@ def load_onnx(path: str | Path, output_node: str | None = None) -> Network:
         except KeyError as exc:
             raise ModelError(f"node {node.name!r} ({node.op_type}) reads undefined tensor "
                              f"{exc.args[0]!r}") from None
-        for name, v in zip(node.output, _run_handler(b, node, ins)):
-            b.values[name] = v
+        for tensor, v in zip(node.output, _run_handler(b, node, ins)):
+            b.values[tensor] = v
     out = b.values.get(out_name)
     if not isinstance(out, Sym):
         raise ModelError(f"{path}: the output {out_name!r} does not depend on the input")
@@ -285,7 +328,7 @@ def load_onnx(path: str | Path, output_node: str | None = None) -> Network:
              "no elementwise scaling to fold"]
     reference = _reference(model, nodes, vi.name, in_shape, out_name)
     _check_reference(b.graph, x, out.node, reference, int(np.prod(in_shape)))
-    return Network(b.graph, x, out.node, in_shape, reference, name=Path(path).stem, notes=notes)
+    return Network(b.graph, x, out.node, in_shape, reference, name=name, notes=notes)
 
 
 def _check_reference(graph: IRGraph, x: str, out: str, reference: Callable,

@@ -34,7 +34,7 @@ import math
 import re
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -75,6 +75,9 @@ class BuildReport:
     built: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     results: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 SUBDIRS = ("instances", "results", "networks")
@@ -197,7 +200,7 @@ def _build_one(inst: Instance, generated: bytes | None, time_limit: float | None
     net = _load_network(inst, generated)
     copts = CompileOptions(bounds=inst.bounds, formulation=inst.formulation,
                            passes=inst.passes)
-    p, low = api.compile(net, inst.domain, inst.output, inst.input_norm,
+    p, low = api.compile(net, inst.domain, output=inst.output, input_norm=inst.input_norm,
                          compile_options=copts, output_norm=inst.output_norm)
     buf = io.BytesIO()
     WRITERS[".mps.gz"](low.mip, buf)
