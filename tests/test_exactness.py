@@ -119,12 +119,16 @@ def _degenerate_net(rng):
     return [W1, W2], [b1, b2], lo, lo + width
 
 
-@pytest.mark.parametrize("chunk", range(4))
+# chunk 3, net 104 (weights 1e+9 then 1e-9, a box 0.947 wide): `optimal` 0.15419 where the
+# oracle and central differences give 1.50698 -- a wrong optimal left open (issue 15)
+@pytest.mark.parametrize("chunk", [0, 1, 2, pytest.param(3, marks=pytest.mark.xfail(
+    strict=True, reason="issue 15: optimal 0.15419 for a true 1.50698 (weights 1e+-9)")),
+    4, 5, 6, 7])
 def test_soundness_on_degenerate_tiny_nets(chunk, tmp_path):
     """lower <= oracle <= upper (the upper up to the solver's relative tolerance) and
-    `optimal` only at the oracle's value, on 4 x 60 seeded tiny nets."""
+    `optimal` only at the oracle's value, on 8 x 125 seeded tiny nets (1000)."""
     rng = np.random.default_rng(15_000 + chunk)
-    for i in range(60):
+    for i in range(125):
         Ws, bs, lo, hi = _degenerate_net(rng)
         path = save_mlp(tmp_path / f"t{i}.onnx", Ws, bs, dtype=np.float64)
         want = lipschitz_many(Ws, bs, lo, hi, queries=[(np.ones(1), "inf")],
@@ -137,4 +141,5 @@ def test_soundness_on_degenerate_tiny_nets(chunk, tmp_path):
         if res.status != "contradicted" and res.upper is not None:
             assert res.upper >= want * (1 - 1e-6), (i, res)
         if res.status == "optimal":
-            assert res.value == pytest.approx(want, rel=1e-6, abs=0), (i, res)
+            assert res.lower == pytest.approx(want, rel=1e-6, abs=0), (i, res)
+            assert res.upper == pytest.approx(want, rel=1e-6, abs=0), (i, res)
