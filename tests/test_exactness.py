@@ -5,6 +5,7 @@ region-enumeration oracle.  The certified lower bound must never exceed the orac
 solver's upper bound may sit below it only by the solver's relative tolerance.
 """
 import json
+from itertools import product
 
 import numpy as np
 import pytest
@@ -68,24 +69,34 @@ def test_strict_exit_and_json_without_nan(huge_tiny, capsys):
     assert main(["solve", str(huge_tiny), "-d", "box:-1:1", "--strict", "-q"]) == 0
 
 
-@pytest.mark.parametrize("seed", range(2))
-def test_scale_sweep_against_oracle(seed, tmp_path):
-    Ws, bs, lo, hi, output, c, _ = draw_case(seed)
-    for k in (-12, -6, 0, 6, 12):
+def _output_queries(m: int, output: str | None, c: np.ndarray) -> dict:
+    """Each output kind's vertex set of C for the oracle (the constant is the maximum over
+    the vertices): the drawn fixed c, and the linf, l1 and margin output norms."""
+    eye = np.eye(m)
+    kinds = {None: (output, [c]), "linf": (None, list(eye)),
+             "l1": (None, [np.array((1.0,) + t) for t in product((-1.0, 1.0), repeat=m - 1)])}
+    if m > 1:
+        kinds["margin"] = (None, [eye[i] - eye[j] for i in range(m) for j in range(m) if i != j])
+    return kinds
+
+
+def test_scale_sweep_against_oracle(tmp_path):
+    """The last layer times 10^k: every output kind (fixed c, linf, l1, margin output norms)
+    is `optimal` at exactly oracle x 10^k (1e-6 relative); the input norm alternates between
+    linf and l1 along k (both at every output kind)."""
+    Ws, bs, lo, hi, output, c, _ = draw_case(2)
+    kinds = _output_queries(Ws[-1].shape[0], output, c)
+    for k, (norm, alpha) in zip((-12, -6, 0, 6, 12), [("linf", "inf"), ("l1", "1")] * 3):
         W2, b2 = list(Ws), list(bs)
         W2[-1], b2[-1] = Ws[-1] * 10.0 ** k, bs[-1] * 10.0 ** k
         path = save_mlp(tmp_path / f"n{k}.onnx", W2, b2, dtype=np.float64)
-        want = lipschitz_many(W2, b2, lo, hi, queries=[(c, "inf"), (c, "1")])
-        for norm, v in zip(["linf", "l1"], want):
-            try:
-                res = lipc.solve(path, Domain(lo, hi), output=output, input_norm=norm)
-            except lipc.LipcError:          # refused (a numerical failure): never wrong
-                continue
-            assert res.lower is None or res.lower <= v * (1 + 1e-9), (k, norm, res)
-            if res.status == "optimal":
-                assert res.value == pytest.approx(v, rel=1e-6), (k, norm)
-            if res.status != "contradicted":
-                assert res.upper >= v * (1 - 1e-6), (k, norm, res)
+        for kind, (spec, cs) in kinds.items():
+            v = max(lipschitz_many(W2, b2, lo, hi, queries=[(u, alpha) for u in cs]))
+            res = lipc.solve(path, Domain(lo, hi), output=spec, input_norm=norm,
+                             output_norm=kind)
+            assert res.status == "optimal", (k, kind, norm, res)
+            assert res.value == pytest.approx(v, rel=1e-6), (k, kind, norm)
+            assert res.lower <= v * (1 + 1e-9) and res.upper >= v * (1 - 1e-6)
 
 
 def _degenerate_net(rng):
@@ -109,12 +120,16 @@ def _degenerate_net(rng):
     return [W1, W2], [b1, b2], lo, lo + width
 
 
-@pytest.mark.parametrize("chunk", range(4))
+# chunk 3, net 104 (weights 1e+9 then 1e-9, a box 0.947 wide): `optimal` 0.15419 where the
+# oracle and central differences give 1.50698 -- a wrong optimal left open (issue 15)
+@pytest.mark.parametrize("chunk", [0, 1, 2, pytest.param(3, marks=pytest.mark.xfail(
+    strict=True, reason="issue 15: optimal 0.15419 for a true 1.50698 (weights 1e+-9)")),
+    4, 5, 6, 7])
 def test_soundness_on_degenerate_tiny_nets(chunk, tmp_path):
     """lower <= oracle <= upper (the upper up to the solver's relative tolerance) and
-    `optimal` only at the oracle's value, on 4 x 60 seeded tiny nets."""
+    `optimal` only at the oracle's value, on 8 x 125 seeded tiny nets (1000)."""
     rng = np.random.default_rng(15_000 + chunk)
-    for i in range(60):
+    for i in range(125):
         Ws, bs, lo, hi = _degenerate_net(rng)
         path = save_mlp(tmp_path / f"t{i}.onnx", Ws, bs, dtype=np.float64)
         want = lipschitz_many(Ws, bs, lo, hi, queries=[(np.ones(1), "inf")],
@@ -127,7 +142,8 @@ def test_soundness_on_degenerate_tiny_nets(chunk, tmp_path):
         if res.status != "contradicted" and res.upper is not None:
             assert res.upper >= want * (1 - 1e-6), (i, res)
         if res.status == "optimal":
-            assert res.value == pytest.approx(want, rel=1e-6, abs=0), (i, res)
+            assert res.lower == pytest.approx(want, rel=1e-6, abs=0), (i, res)
+            assert res.upper == pytest.approx(want, rel=1e-6, abs=0), (i, res)
 
 
 def test_time_limit_covers_compilation():

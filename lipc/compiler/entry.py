@@ -8,13 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.ir import Affine, Term
 from ..core.network import Network
+from ..core.sparse import CSR
 from ..emit import write
 from ..frontends import network_of
 from ..lowering import Lowered
 from ..question.domain import Domain, domain_of
 from ..question.query import Query
-from .pipeline import CompileOptions, Problem, build_problem, lower_problem
+from .pipeline import CompileOptions, Problem, build_problem, copy_graph, lower_problem
 
 
 def problem(net: Network | str | Path, domain: Domain | str, output: str | None = None,
@@ -27,18 +29,19 @@ def problem(net: Network | str | Path, domain: Domain | str, output: str | None 
     ``normalize`` scales a fixed c by an exact power of two (``Problem.scale_exp``): to max
     |c_i| in [1, 2), then, when the bound passes' certified bound of the objective is far from
     1, by that bound's power of two; so the solver's absolute tolerances never meet a tiny or
-    huge objective only because of the output's units or a scaled layer.  ``solve`` undoes
-    it exactly.
+    huge objective only because of the output's units or a scaled layer.  An output norm's
+    seed set C stays the unit ball: the network's last layer is scaled instead
+    (``_last_layer_scaled``).  ``solve`` undoes either exactly.
     """
     network = network_of(net)
     dom = domain_of(domain, network.n_inputs)
     query = Query.make(network.n_inputs, network.n_outputs, output, input_norm, output_norm,
                        center_output=lambda: network.reference(dom.center[None, :])[0])
     c0 = query.output.fixed
-    if not normalize or c0 is None or not np.any(c0):
-        # an output norm's seed set C stays the unit ball: scaling it would make the seed
-        # variables themselves tiny or huge against the solver's tolerances
+    if not normalize or (c0 is not None and not np.any(c0)):
         return build_problem(network, dom, query, compile_options)
+    if c0 is None:
+        return _last_layer_scaled(network, dom, query, compile_options)
     exp = _exponent(np.max(np.abs(c0)))                 # first the units of c ...
     p = _scaled_problem(network, dom, query, exp, compile_options)
     bound = certified_upper(p) if p is not None else None
@@ -65,6 +68,57 @@ def _scaled_problem(network: Network, dom: Domain, query: Query, exp: int,
     p = build_problem(network, dom, replace(query, output=out), compile_options)
     p.scale_exp = exp
     return p
+
+
+def _last_layer_scaled(network: Network, dom: Domain, query: Query,
+                       compile_options: CompileOptions | None) -> Problem:
+    """An output norm's problem with the network's LAST affine layer (weights and bias) times
+    2**-e, e the exponent of the certified bound of the objective (``scale_exp`` = e).
+
+    Scaling the seed set C instead made its own variables tiny or huge against the solver's
+    tolerances; scaling the last layer keeps C the unit ball and the whole backward pass near
+    unit scale.  Scaling by a power of two is exact, so the constant scales by exactly 2**-e.
+    """
+    p = build_problem(network, dom, query, compile_options)
+    bound = certified_upper(p)
+    if bound is None or not bound > 0 or abs(_exponent(bound)) <= 2:
+        return p
+    exp = _exponent(bound)
+    scaled = scaled_output_layer(network, -exp)
+    if scaled is None:
+        return p
+    q = build_problem(scaled, dom, query, compile_options)
+    q.scale_exp = exp
+    return q
+
+
+def scaled_output_layer(network: Network, exp: int) -> Network | None:
+    """The network with its output affine layer times 2**exp, exactly, and its reference
+    evaluator times the same power of two (still the ORIGINAL model, so the witness stays
+    certified on it); None when the output is not an affine node or the scaling is not exact
+    (an underflow or overflow)."""
+    op = network.graph.op(network.output)
+    if not isinstance(op, Affine):
+        return None
+    terms = tuple(Term(t.src, _ldexp_exact(t.weight, exp)) for t in op.terms)
+    bias = _ldexp_exact(op.bias, exp)
+    if bias is None or any(t.weight is None for t in terms):
+        return None
+    graph = copy_graph(network.graph)
+    graph.g.nodes[network.output]["op"] = Affine(terms, bias)
+    ref = network.reference
+    return replace(network, graph=graph,
+                   reference=lambda X: np.ldexp(np.asarray(ref(X), dtype=np.float64), exp))
+
+
+def _ldexp_exact(w, exp: int):
+    """w * 2**exp (dense or CSR) when that is exact (it undoes to w), else None."""
+    if isinstance(w, CSR):
+        data = _ldexp_exact(w.data, exp)
+        return None if data is None else w.with_data(data)
+    w = np.asarray(w, dtype=np.float64)
+    out = np.ldexp(w, exp)
+    return out if np.array_equal(np.ldexp(out, -exp), w) else None
 
 
 def certified_upper(p: Problem) -> float | None:

@@ -172,7 +172,8 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
     up = (lambda t: None if t is None else float(np.ldexp(t, k)))     # exact: a power of two
     if k and witness is not None:
         witness.value = up(witness.value)
-        witness.c = None if witness.c is None else np.ldexp(witness.c, k).tolist()
+        if p.query.output.fixed is not None:    # a fixed c was scaled; a seed set C never is
+            witness.c = None if witness.c is None else np.ldexp(witness.c, k).tolist()
         witness.gradient = None if witness.gradient is None else \
             np.ldexp(witness.gradient, k).tolist()
     value, lower, upper, incumbent = up(value), up(lower), up(upper), up(outcome.incumbent)
