@@ -29,7 +29,8 @@ import numpy as np
 from ..errors import SolverError
 from ..core.mip import FlatMIP
 from ..util.capture import captured_stdout
-from .base import Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status
+from .base import (Attempt, Backend, Progress, SolveOptions, SolverOutcome, Status,
+                   start_entries)
 
 
 class LicenceLimitError(SolverError):
@@ -182,16 +183,18 @@ def _ranged(flat: FlatMIP) -> int:
                                 & (flat.row_lo != flat.row_hi)))
 
 
-def _start(opts, flat: FlatMIP) -> np.ndarray | None:
-    """The MIP start (column values), if the options carry one (``SolveOptions.start`` of the
-    branch-and-bound work; read with getattr so that this works before and after it lands)."""
+def _start(opts, flat: FlatMIP) -> tuple[np.ndarray, np.ndarray] | None:
+    """The known entries (column indices, values) of the MIP start the options carry
+    (``SolveOptions.start``: NaN where a value is unknown, a partial start the solver
+    completes), or None."""
     start = getattr(opts, "start", None)
     if start is None:
         return None
     start = np.asarray(start, dtype=np.float64)
     if start.shape != (flat.n_cols,):
         raise SolverError(f"MIP start has {start.size} values, the model {flat.n_cols} columns")
-    return start
+    idx, val = start_entries(start)
+    return (idx, val) if idx.size else None
 
 
 # parameters read back from each solver after setting them: the values it actually holds
@@ -320,7 +323,7 @@ class Gurobi(_Licensed):
 
             start = _start(opts, flat)
             if start is not None:
-                m.setAttr("Start", xs, start.tolist())
+                m.setAttr("Start", [xs[i] for i in start[0]], start[1].tolist())
             native = {k: m.getParamInfo(k)[2] for k in _GUROBI_READ}
 
             def cb(model, where):
@@ -425,9 +428,9 @@ class CPLEX(_Licensed):
                                  _finite(self.get_best_objective_value()))
                 c.register_callback(Info)
             start = _start(opts, flat)
-            if start is not None:
-                c.MIP_starts.add([list(range(flat.n_cols)), start.tolist()],
-                                 c.MIP_starts.effort_level.check_feasibility, "lipc")
+            if start is not None:                # partial: CPLEX completes it
+                c.MIP_starts.add([start[0].tolist(), start[1].tolist()],
+                                 c.MIP_starts.effort_level.auto, "lipc")
             native = {k: _cplex_param(P, k).get() for k in _CPLEX_READ}
             c.solve()
             sol = c.solution
@@ -526,7 +529,7 @@ class Xpress(_Licensed):
             native = p.getControl(list(ctl))
             start = _start(opts, flat)
             if start is not None:
-                p.addmipsol(start.tolist(), xs, "lipc")
+                p.addmipsol(start[1].tolist(), [xs[i] for i in start[0]], "lipc")
             if progress.enabled:
                 def on_log(prob, *_) -> None:        # at each MIP log line
                     a = prob.attributes
