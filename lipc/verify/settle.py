@@ -162,8 +162,7 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
     # infeasible/unbounded answers (numerical failures) are retried inside solve_mip: other
     # tolerances, then other solvers; it raises SolverError when nothing works
     outcome = solve_mip(low.mip, opts, accept=accept)
-    witness = outcome.check if outcome.check is not None else (
-        verify(p, low, outcome.x) if outcome.x is not None else None)
+    witness = _witness(p, low, outcome)
     if primal.value is not None and (witness is None or witness.value is None
                                      or witness.value < primal.value):
         witness = primal.witness
@@ -197,6 +196,14 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
                            outcome.solver, p.query.input_norm.name, describe_output(p),
                            p.domain.description, stats, witness, message, outcome.x,
                            list(outcome.log))
+
+
+def _witness(p: Problem, low: Lowered, outcome) -> Witness | None:
+    """The certified witness of a solver's outcome: the one ``accept`` attached, else the
+    certificate of its solution, else None (no solution)."""
+    if outcome.check is not None:
+        return outcome.check
+    return verify(p, low, outcome.x) if outcome.x is not None else None
 
 
 def _leaky(low: Lowered, opts: SolveOptions, witness: Witness | None) -> bool:
@@ -237,8 +244,7 @@ def _confirm(p: Problem, low: Lowered, opts: SolveOptions, outcome, witness, acc
         outcome.status = "unverified"
         outcome.notes.append(f"confirmation by {others[0]} failed: {e}")
         return witness
-    w2 = second.check if second.check is not None else (
-        verify(p, low, second.x) if second.x is not None else None)
+    w2 = _witness(p, low, second)
     if w2 is not None and w2.value is not None and (
             witness is None or witness.value is None or w2.value > witness.value):
         witness = w2
