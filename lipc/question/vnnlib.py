@@ -23,8 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DomainError
+from ..util.compressed import read_maybe_gzip
 
 MAX_DEPTH = 64
+MAX_BYTES = 2 ** 30             # inflated size of a .vnnlib.gz (the largest VNN-COMP files: ~100 MB)
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")
 _VAR = re.compile(r"([XY])_(0|[1-9][0-9]*)")
 _COMPARE = {"<=": 1.0, "<": 1.0, ">=": -1.0, ">": -1.0}
@@ -153,19 +155,22 @@ def _declarations(forms: list, dim: int) -> dict[str, int]:
     return index
 
 
-def read_vnnlib(path: str | Path, dim: int):
-    """(lo, hi, A, b): box bounds and linear rows A x <= b of the input region."""
+def _text(path: str | Path) -> str:
+    """The file's text (``.vnnlib`` or gzip-compressed ``.vnnlib.gz``, as VNN-COMP ships them)."""
     p = Path(path)
     if not p.is_file():
         raise DomainError(f"VNN-LIB file not found: {path}")
+    data = read_maybe_gzip(p, MAX_BYTES, "a VNN-LIB property", DomainError)
     try:
-        text = p.read_bytes().decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = p.read_bytes()[:exc.start].count(b"\n") + 1
+        line = data[:exc.start].count(b"\n") + 1
         raise _err(line, f"not UTF-8 text (byte {exc.object[exc.start]:#04x})") from None
-    except OSError as exc:
-        raise DomainError(f"VNN-LIB: cannot read {path}: {exc.strerror or exc}") from None
-    forms = _parse(text)
+
+
+def read_vnnlib(path: str | Path, dim: int):
+    """(lo, hi, A, b): box bounds and linear rows A x <= b of the input region."""
+    forms = _parse(_text(path))
     index = _declarations(forms, dim)
     lo, hi = np.full(dim, -np.inf), np.full(dim, np.inf)
     rows, rhs = [], []

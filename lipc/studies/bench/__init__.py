@@ -2,7 +2,7 @@
 
 lipc.studies.bench.manifest reads the TOML manifest, lipc.bench.build compiles, solves and writes the
 library (``instances/*.mps.gz``, ``<lib>.solu``, ``<lib>.csv``), lipc.studies.bench.resolve re-solves it
-with HiGHS or CBC, lipc.studies.bench.exact_check re-checks reference solutions in rational arithmetic and
+with any back end of the solver registry, lipc.studies.bench.exact_check re-checks reference solutions in rational arithmetic and
 lipc.studies.bench.readme describes the library.  Jobs run on lipc.studies.workers (processes or Dask).
 """
 from __future__ import annotations
@@ -15,7 +15,8 @@ from ...cli.argtypes import nonnegative_float, positive_int
 from ...cli.flags import add_parallel_flags, parallelism, solver_flag, time_limit_flag
 from ...util.stopping import exit_status
 from .build import build
-from .resolve import SOLVERS, resolve
+from ...solvers import names as solver_names
+from .resolve import resolve
 
 HELP = "build a MIPLIB-style benchmark library from a manifest, or re-solve one"
 
@@ -39,8 +40,8 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     b.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     s = sub.add_parser("solve", help="re-solve a library and check it against its .solu file")
     s.add_argument("lib", help="library directory")
-    # the back ends that read a library's files themselves (lipc.studies.bench.resolve)
-    solver_flag(s, default="highs", choices=list(SOLVERS), what="solver re-reading the files")
+    # any back end of the registry (lipc.studies.bench.resolve: a missing package is an error)
+    solver_flag(s, default="highs", choices=solver_names(), what="solver re-reading the files")
     time_limit_flag(s, "per instance")
     s.add_argument("--json", action="store_true", help="machine-readable result")
 
