@@ -10,7 +10,10 @@ import lipc
 from lipc.cli.main import main
 from lipc.errors import DomainError, LipcError
 from lipc.solvers import REGISTRY
+from lipc.studies.bench.build import build, read_solu
+from lipc.studies.bench.exact_check import check_file
 from lipc.studies.bench.resolve import flat_of_file, resolve, runner
+from lipc.studies.bench.solfile import read_sol
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -44,8 +47,45 @@ def test_corrupt_gzipped_vnnlib_is_one_line_error(tmp_path, capsys, name):
     assert len(err) == 1 and err[0].startswith("lipc: error: cannot decompress")
 
 
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    """Two instances: one solved (=opt=), one stopped by a one-node budget (=best=)."""
+    tmp = tmp_path_factory.mktemp("interop")
+    man = tmp / "lib.toml"
+    man.write_text('name = "two"\nnode_limit = 1\n[defaults]\ndomain = "box:0:1"\n'
+                   'output = "0-1"\n[[instance]]\nname = "small"\n'
+                   'network = "random:3-5-2:4"\n[[instance]]\nname = "open"\n'
+                   'network = "random:5-16-16-2:3"\n')
+    build(man, tmp / "lib", time_limit=60)
+    return tmp / "lib"
+
+
+def test_sol_files_read_back_and_check_exactly(library):
+    """Each =opt= / =best= value has its MIPLIB .sol file: feasible for the instance file in exact
+    arithmetic, its =obj= the .solu value, and HiGHS reads it back column for column."""
+    import highspy
+
+    solu = read_solu(library / "two.solu")
+    assert {k for k, _ in solu.values()} == {"opt", "best"}
+    for name, (kind, value) in solu.items():
+        mps, sol = library / "instances" / f"{name}.mps.gz", library / "solutions" / f"{name}.sol"
+        obj, values = read_sol(sol)
+        assert obj == value
+        chk = check_file(mps, values)
+        assert chk.feasible and chk.objective == value
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.readModel(str(mps))
+        assert h.readSolution(str(sol), 0) == highspy.HighsStatus.kOk
+        got = h.getSolution()
+        names = [h.getColName(j)[1] for j in range(h.getNumCol())]
+        assert got.value_valid
+        assert dict(zip(names, got.col_value)) == {n: values.get(n, 0.0) for n in names}
+        log = (library / "results" / f"{name}.log").read_text()
+        assert "HiGHS" in log or "highs" in log.lower()
+
+
 def test_every_registry_solver_resolves_a_library(tmp_path):
-    from lipc.studies.bench.build import build
     man = tmp_path / "lib.toml"
     man.write_text('name = "one"\n[[instance]]\nname = "r"\nnetwork = "random:3-5-2:4"\n'
                    'domain = "box:0:1"\noutput = "0-1"\n')
@@ -53,7 +93,7 @@ def test_every_registry_solver_resolves_a_library(tmp_path):
     usable = [n for n, b in REGISTRY.items() if b.usable()]
     assert {"highs", "cbc"} <= set(usable)
     for name in usable:
-        rep = resolve(tmp_path / "lib", name)
+        rep = resolve(tmp_path / "lib", name, time_limit=30)
         assert rep.ok and rep.rows[0]["status"] == "opt", (name, rep.rows)
 
 

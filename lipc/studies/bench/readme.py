@@ -52,7 +52,13 @@ def library_readme(m: Manifest, records: list[dict]) -> str:
         f"- `{m.name}.csv`: rows, columns, binaries, nonzeros, smallest and largest big-M, "
         "the smallest and largest |nonzero| of the matrix, objective and right-hand sides, "
         "status, tags, values and the exact check's largest violation.",
-        "- `networks/`: the generated networks as ONNX; `results/`: the build's run log.",
+        "- `solutions/<name>.sol`: for every `=opt=` and `=best=` value, the solution behind it "
+        "in MIPLIB 2017 format (`=obj= VALUE`, then `NAME VALUE` per nonzero column), "
+        "feasible for the file in exact arithmetic: check it with MIPLIB's `solchecker`, "
+        "HiGHS `readSolution` or SCIP `readSol`.",
+        "- `networks/`: the generated networks as ONNX; `results/`: the build's run log "
+        "(`<name>.json`) and the solver's log of each solve (`<name>.log`), the only files "
+        "that differ between rebuilds (timings).",
         "",
         "## How the references were verified",
         "",
@@ -64,7 +70,8 @@ def library_readme(m: Manifest, records: list[dict]) -> str:
         "exact check, a big-M above 1e6 or matrix coefficients spanning over 7 decades.",
         "",
         "A `=best=` value comes from a solve stopped by its node limit (single-threaded, "
-        "seeded: the same on every machine and under any load). Tag `not-reproducible`: the "
+        "seeded: the same on every machine and under any load); its solution passed the same "
+        "exact check and its value is recomputed the same way. Tag `not-reproducible`: the "
         "solve was stopped by its wall-clock safety limit instead, so its value is left out "
         "(`=unkn=`).",
         "",
@@ -72,8 +79,8 @@ def library_readme(m: Manifest, records: list[dict]) -> str:
         "",
         "```",
         f"lipc bench build {Path(m.path).name} -o {m.name}/      # byte-identical instances",
-        f"lipc bench solve {m.name}/ --solver highs              # or cbc: checks every .solu "
-        "value",
+        f"lipc bench solve {m.name}/ --solver highs              # or any solver lipc has "
+        "(cbc, scip, ...): checks every .solu value",
         "```",
         "",
         "## Instances",
