@@ -4,11 +4,13 @@ import gzip
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import lipc
 from lipc.cli.main import main
 from lipc.errors import DomainError, LipcError
+from lipc.question.vnnlib import read_vnnlib
 from lipc.solvers import REGISTRY
 from lipc.studies.bench.build import build, read_solu
 from lipc.studies.bench.exact_check import check_file
@@ -26,9 +28,10 @@ def _gzip(src: Path, dst: Path) -> Path:
 def test_gzipped_vnnlib_and_program_read_like_plain(tmp_path):
     net = EXAMPLES / "classifier_4_16_16_3.onnx"
     prop = _gzip(EXAMPLES / "classifier_region.vnnlib", tmp_path / "region.vnnlib.gz")
-    plain = lipc.solve(net, f"vnnlib:{EXAMPLES / 'classifier_region.vnnlib'}", output="0-1")
-    packed = lipc.solve(net, f"vnnlib:{prop}", output="0-1")
-    assert packed.status == "optimal" and packed.value == plain.value
+    plain = read_vnnlib(EXAMPLES / "classifier_region.vnnlib", 4)
+    packed = read_vnnlib(prop, 4)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, packed))
+    assert lipc.compile(net, f"vnnlib:{prop}", output="0-1")[1].mip.n_cols > 0
     prog = _gzip(EXAMPLES / "toy2d.lipc", tmp_path / "toy2d.lipc.gz")
     assert lipc.load(prog).graph is not None
     assert main(["solve", str(prog), "--json", "-q"]) == 0
@@ -121,3 +124,38 @@ def test_bench_solve_missing_package_is_a_clean_error(tmp_path, monkeypatch, cap
     assert main(["bench", "solve", str(tmp_path / "lib"), "--solver", "scip"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not installed" in err[0]
+
+
+CBC_LOG = """\
+     Pass   Fixed Tightened Strengthened  Subst Time(s)
+        1       0         0           15      0   0.064
+Cbc0045I MIPStart provided solution with cost 0.120772
+   Pass     Rows    Tight   Frac     Suminf        Objective  Time(s)
+     1      257        0     31      11.29         0.476778    0.200
+     2      264        7     30      11.02         0.467216    0.230
+ ★    2      4           13       2.9003 solution            0.1628223    0.148
+✔ Root node heuristics — best 0.1707 in 0.214s
+         0        1      0       0.1707                         0.461336  170.26%      6.05
+        29       14     15       0.1707                         0.461001  170.06%      7.53
+"""
+
+
+def test_cbc_log_gives_progress_from_the_root_node_on():
+    """CBC's root node (cut passes, heuristics, a MIP start) can take a whole time limit before
+    its branch-and-bound table starts: its rows give progress too."""
+    from lipc.solvers.cbc import LogProgress
+    read = LogProgress()
+    rows = [read(line) for line in CBC_LOG.splitlines()]
+    assert rows == [None, None, (0, 0.120772, None), None, (0, 0.120772, 0.476778),
+                    (0, 0.120772, 0.467216), (0, 0.1628223, 0.467216), (0, 0.1707, 0.467216),
+                    (0, 0.1707, 0.461336), (29, 0.1707, 0.461001)]
+
+
+def test_cbc_reports_progress_through_the_backend():
+    from lipc.solvers import Progress
+    calls = []
+    p, low = lipc.compile(EXAMPLES / "toy_2_8_8_1.onnx", "box:-1:1")
+    sink = Progress("cbc", True, sink=lambda *a: calls.append(a), every=0.0)
+    out = REGISTRY["cbc"].solve(low.mip, lipc.SolveOptions(), progress=sink)
+    assert out.status == "optimal" and calls
+    assert any(c[3] is not None for c in calls)          # a bound before the end
