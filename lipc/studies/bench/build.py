@@ -222,26 +222,24 @@ def _build_one(inst: Instance, generated: bytes | None, time_limit: float | None
     inc = res.incumbent
     check = dict(check_feasible=None, check_violation=None, check_worst=None,
                  check_objective=None, check_seconds=None)
-    sol = None
+    checked = None                          # (file model, column values) of the check
     if res.status == "infeasible":
         solu = "inf"
-    elif inc is None or res.columns is None or (res.status != "optimal" and wall_clock):
+    elif inc is None or res.columns is None or wall_clock:
         solu = "unkn"
     else:
-        check, sol = _exact_check(mps, low.mip, res.columns)
+        check, checked = _exact_check(mps, low.mip, res.columns)
         agree = check["check_feasible"] and abs(check["check_objective"] + inc) <= \
             CHECK_TOLERANCE * abs(inc)                   # relative to the value's own scale
         # only an exactly re-checked solution is an =opt= / =best= reference (with its .sol
         # file); its value is the file's objective recomputed exactly at that solution
         solu = ("opt" if res.status == "optimal" else "best") if agree else "unkn"
-    file_value = None
+    file_value = sol = None
     if solu in ("opt", "best"):
         # the file minimises minus a Lipschitz constant: a positive value (a negative constant,
         # rounding at the exact level) is impossible, so it is clamped to 0
         file_value = min(check["check_objective"], 0.0)
-        sol = sol_text(*sol, file_value).encode()
-    else:
-        sol = None
+        sol = sol_text(*checked, file_value).encode()
     s = res.stats
     ranges = _ranges(low.mip)
     record = dict(name=inst.name, key=inst.key(), network=inst.network, domain=inst.domain,

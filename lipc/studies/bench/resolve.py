@@ -147,8 +147,9 @@ def _registry(name: str):
             time_limit=time_limit, gap=GAP, gap_abs=GAP_ABS, feas_tol=TOL, int_tol=TOL,
             threads=1, solver=name))
         kind = _KINDS.get(out.status, "unkn")
-        value = None if out.incumbent is None or kind == "inf" else -out.incumbent
-        return (kind, value) if value is not None or kind in ("inf", "unkn") else ("unkn", None)
+        if kind in ("opt", "best") and out.incumbent is not None:
+            return kind, -out.incumbent
+        return ("inf" if kind == "inf" else "unkn"), None
     return run
 
 
