@@ -29,7 +29,7 @@ from ..solvers import SolveOptions
 
 
 def is_program(model) -> bool:
-    return isinstance(model, str) and model.lower().endswith(".lipc")
+    return isinstance(model, str) and model.lower().endswith((".lipc", ".lipc.gz"))
 
 
 def dispatch(args, command: str) -> int | None:

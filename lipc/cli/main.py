@@ -100,7 +100,7 @@ def _check(args, p: argparse.ArgumentParser) -> None:
                     f"network's output (e.g. 0-1); write the MIP with -o/--out {args.output}")
         if args.out is None:
             p.error("the following arguments are required: -o/--out")
-    if args.command != "show" and args.domain is None and not args.model.lower().endswith(".lipc"):
+    if args.command != "show" and args.domain is None and not dsl_cli.is_program(args.model):
         p.error(f"the following arguments are required: --domain/-d (for {args.model})")
 
 

@@ -1,7 +1,7 @@
 """Front ends: turn a model (a file, or an ONNX model in memory) into a core Network.
 
 ``FRONTENDS`` maps a file suffix to its loader (ONNX graphs, gzip-compressed ONNX, lipc
-programs); a new format is one entry here and a test.  ``load`` also takes an
+programs, each also gzip-compressed); a new format is one entry here and a test.  ``load`` also takes an
 ``onnx.ModelProto`` or its serialised bytes, which is how weight arrays (``from_layers``) and
 PyTorch modules (``from_torch``) come in: through the same ONNX reader as a file, so an
 in-memory network is the very IR its file would give.  The registry lives in the package that
@@ -21,7 +21,7 @@ from .dsl import load_network
 from .onnx.reader import load_onnx, model_from_bytes, network_from_model
 
 FRONTENDS: dict[str, Callable[..., Network]] = {".onnx": load_onnx, ".onnx.gz": load_onnx,
-                                                ".lipc": load_network}
+                                                ".lipc": load_network, ".lipc.gz": load_network}
 
 
 def _suffix(path: str | Path) -> str:

@@ -1,9 +1,11 @@
 """Input regions from VNN-LIB property files (the VNN-COMP format, an SMT-LIB subset).
 
-Only the input side is read: ``(declare-const X_i Real)`` and assertions over the X variables —
+The input side makes a domain (:func:`read_vnnlib`): ``(declare-const X_i Real)`` and assertions over the X variables —
 bounds ``(<= X_3 0.5)`` / ``(>= X_3 0.1)`` (either argument order) and linear constraints such as
 ``(<= (+ X_0 (* -2.0 X_1)) 1)``, which make a polytope domain.  Assertions on the outputs Y are
-the property to verify, not part of the region, and are skipped.  A disjunction of input regions
+the property to verify, not part of the region, and are skipped there;
+:func:`output_constraints` reads them on their own (the linear atoms ``a . Y <= c`` of the
+property's and/or formula), which is how ``lipc bench build --vnncomp`` names the question.  A disjunction of input regions
 (``or`` of several disjuncts) is refused: each disjunct is its own domain.
 
 Every statement that is not one of these is an error naming its line, never skipped: a region
@@ -23,8 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DomainError
+from ..util.compressed import read_maybe_gzip
 
 MAX_DEPTH = 64
+MAX_BYTES = 2 ** 30             # inflated size of a .vnnlib.gz (the largest VNN-COMP files: ~100 MB)
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")
 _VAR = re.compile(r"([XY])_(0|[1-9][0-9]*)")
 _COMPARE = {"<=": 1.0, "<": 1.0, ">=": -1.0, ">": -1.0}
@@ -153,19 +157,22 @@ def _declarations(forms: list, dim: int) -> dict[str, int]:
     return index
 
 
-def read_vnnlib(path: str | Path, dim: int):
-    """(lo, hi, A, b): box bounds and linear rows A x <= b of the input region."""
+def _text(path: str | Path) -> str:
+    """The file's text (``.vnnlib`` or gzip-compressed ``.vnnlib.gz``, as VNN-COMP ships them)."""
     p = Path(path)
     if not p.is_file():
         raise DomainError(f"VNN-LIB file not found: {path}")
+    data = read_maybe_gzip(p, MAX_BYTES, "a VNN-LIB property", DomainError)
     try:
-        text = p.read_bytes().decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = p.read_bytes()[:exc.start].count(b"\n") + 1
+        line = data[:exc.start].count(b"\n") + 1
         raise _err(line, f"not UTF-8 text (byte {exc.object[exc.start]:#04x})") from None
-    except OSError as exc:
-        raise DomainError(f"VNN-LIB: cannot read {path}: {exc.strerror or exc}") from None
-    forms = _parse(text)
+
+
+def read_vnnlib(path: str | Path, dim: int):
+    """(lo, hi, A, b): box bounds and linear rows A x <= b of the input region."""
+    forms = _parse(_text(path))
     index = _declarations(forms, dim)
     lo, hi = np.full(dim, -np.inf), np.full(dim, np.inf)
     rows, rhs = [], []
@@ -228,3 +235,38 @@ def _constraint(atom, index, d, lo, hi, rows, rhs, line: int) -> None:
     else:
         rows.append(a)
         rhs.append(c)
+
+
+def output_constraints(path: str | Path) -> tuple[int, list[tuple[np.ndarray, float]]]:
+    """(number of outputs Y declared, the atoms ``a . Y <= c`` of the assertions on the outputs,
+    every and/or level flattened: the property's linear pieces, not its logic)."""
+    forms = _parse(_text(path))
+    names = [f[1] for f in forms if isinstance(f, list) and f[:1] == ["declare-const"]
+             and len(f) == 3 and isinstance(f[1], str) and f[1].startswith("Y_")]
+    index = {n: int(n[2:]) for n in names if _VAR.fullmatch(n)}
+    m = len(index)
+    if sorted(index.values()) != list(range(m)) or len(names) != m:
+        raise DomainError(f"VNN-LIB {path}: the outputs must be declared as Y_0 .. Y_(m-1), "
+                          "once each")
+    atoms = []
+    for f in forms:
+        if not (isinstance(f, list) and f[:1] == ["assert"] and len(f) == 2
+                and _mentions(f[1], "Y") and not _mentions(f[1], "X")):
+            continue
+        with np.errstate(over="ignore", invalid="ignore"):
+            for atom in _atoms(f[1]):
+                if not (isinstance(atom, list) and len(atom) == 3 and atom[0] in _COMPARE):
+                    raise _err(f.line, f"unsupported output assertion {_short(atom)}")
+                (la, lc), (ra, rc) = (_linear(t, index, m, f.line) for t in atom[1:])
+                sign = _COMPARE[atom[0]]
+                a, c = sign * (la - ra), sign * (rc - lc)
+                if np.any(a) and np.all(np.isfinite(a)) and math.isfinite(c):
+                    atoms.append((a, float(c)))
+    return m, atoms
+
+
+def _atoms(body) -> list:
+    """The comparisons under any nesting of ``and`` / ``or``."""
+    if isinstance(body, list) and body[:1] in (["and"], ["or"]):
+        return [a for part in body[1:] for a in _atoms(part)]
+    return [body]

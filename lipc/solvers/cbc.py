@@ -2,7 +2,8 @@
 
 CBC writes its log to the process's C-level stdout.  lipc keeps its own stdout clean (``--json``
 must be parseable) by redirecting file descriptor 1 into a pipe for the duration of the solve; a
-reader thread turns CBC's branch-and-bound table into lipc's progress line on stderr.
+reader thread turns CBC's log (the root node's cut passes and solutions, then the
+branch-and-bound table: LogProgress) into lipc's progress line on stderr.
 (python-mip's progress-callback hook crashes CBC in the bundled build, so the log is the
 portable source of incumbent and bound.)
 """
@@ -43,6 +44,46 @@ def parse_progress(line: str) -> tuple[int, float | None, float | None] | None:
     best = m.group(4).split()
     incumbent = _float(best[0]) if best else None
     return nodes, incumbent, _float(m.group(5))
+
+
+# Rows of CBC's log before branch and bound, where the root node can spend most of a time limit:
+# a cut pass (pass, rows, tight, fractional, sum of infeasibilities, LP objective = the dual
+# bound, time) and a solution (the feasibility pump's starred row, a phase's summary "best X in
+# T s", a MIP start's or heuristic's "Cbc0045I/Cbc0012I ... X").  The bare 7-number row cannot be the 6-column preprocessing table
+# or a branch-and-bound row (those carry a gap with "%" or "-").
+_CUT_PASS = re.compile(r"^\s*\d+\s+\d+\s+\d+\s+\d+\s+[-\d.e+]+\s+(-?[\d.e+-]+)\s+[\d.]+\s*$")
+_PUMP_SOLUTION = re.compile(r"^\s*\S+\s+\d+\s+\d+\s+\d+\s+[\d.e+-]+\s+solution\s+"
+                            r"(-?[\d.e+-]+)\s+[\d.]+\s*$")
+_NUMBER = r"(-?\d[\d.]*(?:e[+-]?\d+)?)"
+_INCUMBENT_ROWS = (
+    _PUMP_SOLUTION,
+    re.compile(r"\bbest\s+" + _NUMBER + r"\s+in\s+[\d.]+s\b"),             # phase summary
+    re.compile(r"\b(?:Integer solution of|solution with cost)\s+" + _NUMBER),  # Cbc0012I/0045I
+)
+
+
+class LogProgress:
+    """CBC's whole log as (nodes, incumbent, bound), line by line: the branch-and-bound table
+    (:func:`parse_progress`) and, before it, the root node's cut passes and heuristic solutions,
+    so a long root node shows a progress line too (HiGHS reports it through its callback).
+    Stateful: a row updates what it knows and the rest is carried over."""
+
+    def __init__(self) -> None:
+        self.nodes, self.incumbent, self.bound = 0, None, None
+
+    def __call__(self, line: str) -> tuple[int, float | None, float | None] | None:
+        row = parse_progress(line)
+        if row is not None:
+            self.nodes = row[0]
+            self.incumbent = row[1] if row[1] is not None else self.incumbent
+            self.bound = row[2] if row[2] is not None else self.bound
+        elif m := _CUT_PASS.match(line):
+            self.bound = _float(m.group(1))
+        elif m := next(filter(None, (r.search(line) for r in _INCUMBENT_ROWS)), None):
+            self.incumbent = _float(m.group(1))
+        else:
+            return None
+        return self.nodes, self.incumbent, self.bound
 
 
 def _float(s: str) -> float | None:
@@ -93,9 +134,10 @@ STATUS = {
 
 
 def solve_pymip(m, xs, opts: SolveOptions, att: Attempt, progress: Progress,
-                parse=parse_progress) -> SolverOutcome:
+                parse=None) -> SolverOutcome:
     """Set the uniform parameters on a python-mip model, optimise with the log captured, read
-    back the outcome (shared by CBC and python-mip's Gurobi driver)."""
+    back the outcome (shared by CBC and python-mip's Gurobi driver); ``parse`` turns a log line
+    into progress (CBC: a :class:`LogProgress`)."""
     m.threads = max(1, int(opts.threads))
     m.max_mip_gap = opts.gap
     m.max_mip_gap_abs = opts.gap_abs
@@ -141,4 +183,4 @@ class CBC(Backend):
 
     def _solve(self, flat, opts, att, progress):
         m, xs = build_model(flat)
-        return solve_pymip(m, xs, opts, att, progress)
+        return solve_pymip(m, xs, opts, att, progress, parse=LogProgress())

@@ -29,6 +29,7 @@ from .parse import Source, located, parse
 from ...errors import DSLError, DSLNameError, DSLShapeError, ModelError, ShapeError
 from ...core.ir import Affine, Conditional, Const, Input, IRGraph, Switch, Term, relu
 from ...core.network import Network
+from ...util.compressed import read_maybe_gzip
 from ...question.norms import InputNorm, abs_node, max_node, parse_input_norm
 from ...question.outputs import parse_output_norm
 
@@ -36,6 +37,7 @@ from ...question.outputs import parse_output_norm
 # An input's entries are MIP columns (twice: forward and backward pass); a million is far past
 # any exact solve and keeps a typo such as x[1000000000] from allocating gigabytes first.
 MAX_INPUT_SIZE = 1_000_000
+MAX_PROGRAM_BYTES = 2 ** 28     # inflated size of a .lipc.gz program
 
 
 # ---------------------------------------------------------------------- affine forms
@@ -515,4 +517,9 @@ def load_program(path: str | Path) -> Program:
     p = Path(path)
     if not p.is_file():
         raise ModelError(f"program file not found: {p}")
-    return build(p.read_text(encoding="utf-8"), str(path))
+    data = read_maybe_gzip(p, MAX_PROGRAM_BYTES, "a lipc program", ModelError)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{p} is not UTF-8 text (byte {exc.start})") from None
+    return build(text, str(path))

@@ -6,7 +6,6 @@ logits before a final softmax): only the nodes that tensor depends on are read.
 """
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 from typing import Callable
 
@@ -20,6 +19,7 @@ from ...core.network import Network
 from .limits import check_shape, product
 from .ops import OP_HANDLERS, Builder, Sym, attrs, check_inputs
 from ...core.sparse import scale_rows
+from ...util.compressed import read_maybe_gzip
 
 # Activations that are not piecewise linear: no exact MIP exists, so they get a specific hint.
 SMOOTH_ACTIVATIONS = {"Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Exp", "Log", "Erf", "Gelu",
@@ -121,26 +121,15 @@ def _read_model(path: str | Path) -> onnx.ModelProto:
         raise ModelError(f"{p} is a folder, not an ONNX model file")
     if p.stat().st_size == 0:
         raise ModelError(f"{p} is empty, not an ONNX model")
-    data = _gunzip(p) if p.suffix.lower() == ".gz" else p.read_bytes()
+    data = read_maybe_gzip(p, MAX_MODEL_BYTES, "an ONNX model", ModelError)
     model = model_from_bytes(data, str(p))
     _load_external_data(model, p.resolve().parent)
     return model
 
 
 # protobuf cannot parse a message over 2 GiB: a .gz that inflates beyond it is refused while
-# decompressing, not after filling memory (a small file can inflate a thousandfold)
+# decompressing (lipc.util.compressed)
 MAX_MODEL_BYTES = 2 ** 31
-
-
-def _gunzip(p: Path) -> bytes:
-    try:
-        with gzip.open(p, "rb") as f:
-            data = f.read(MAX_MODEL_BYTES + 1)
-    except (OSError, EOFError) as exc:
-        raise ModelError(f"cannot decompress {p}: {exc}") from None
-    if len(data) > MAX_MODEL_BYTES:
-        raise ModelError(f"{p} inflates beyond 2 GiB, more than an ONNX model can hold")
-    return data
 
 
 def model_from_bytes(data: bytes, where: str = "the model bytes") -> onnx.ModelProto:

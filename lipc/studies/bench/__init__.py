@@ -1,8 +1,9 @@
 """Benchmark MIP libraries (issue 7): ``lipc bench build`` and ``lipc bench solve``.
 
-lipc.studies.bench.manifest reads the TOML manifest, lipc.bench.build compiles, solves and writes the
+lipc.studies.bench.manifest reads the TOML manifest (lipc.studies.bench.vnncomp makes one from a
+VNN-COMP benchmark folder), lipc.bench.build compiles, solves and writes the
 library (``instances/*.mps.gz``, ``<lib>.solu``, ``<lib>.csv``), lipc.studies.bench.resolve re-solves it
-with HiGHS or CBC, lipc.studies.bench.exact_check re-checks reference solutions in rational arithmetic and
+with any back end of the solver registry, lipc.studies.bench.exact_check re-checks reference solutions in rational arithmetic and
 lipc.studies.bench.readme describes the library.  Jobs run on lipc.studies.workers (processes or Dask).
 """
 from __future__ import annotations
@@ -14,8 +15,11 @@ import sys
 from ...cli.argtypes import nonnegative_float, positive_int
 from ...cli.flags import add_parallel_flags, parallelism, solver_flag, time_limit_flag
 from ...util.stopping import exit_status
+from ...errors import LipcError
 from .build import build
-from .resolve import SOLVERS, resolve
+from .vnncomp import vnncomp_manifest
+from ...solvers import names as solver_names
+from .resolve import resolve
 
 HELP = "build a MIPLIB-style benchmark library from a manifest, or re-solve one"
 
@@ -24,7 +28,10 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     """The ``bench`` subcommands on the parser ``p`` (called by lipc.cli.parser)."""
     sub = p.add_subparsers(dest="bench_command", required=True)
     b = sub.add_parser("build", help="compile and solve every manifest instance")
-    b.add_argument("manifest", help="TOML manifest")
+    b.add_argument("manifest", nargs="?", help="TOML manifest (or --vnncomp DIR)")
+    b.add_argument("--vnncomp", metavar="DIR",
+                   help="a VNN-COMP benchmark folder (instances.csv rows onnx,vnnlib,timeout): "
+                        "one instance per row, the property's input region as the domain")
     b.add_argument("-o", "--out", required=True, help="library directory")
     add_parallel_flags(b)
     time_limit_flag(b, "per instance solve, a safety stop: an instance it stops is tagged "
@@ -39,16 +46,19 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     b.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     s = sub.add_parser("solve", help="re-solve a library and check it against its .solu file")
     s.add_argument("lib", help="library directory")
-    # the back ends that read a library's files themselves (lipc.studies.bench.resolve)
-    solver_flag(s, default="highs", choices=list(SOLVERS), what="solver re-reading the files")
+    # any back end of the registry (lipc.studies.bench.resolve: a missing package is an error)
+    solver_flag(s, default="highs", choices=solver_names(), what="solver re-reading the files")
     time_limit_flag(s, "per instance")
     s.add_argument("--json", action="store_true", help="machine-readable result")
 
 
 def cmd_bench(args) -> int:
     if args.bench_command == "build":
+        if (args.manifest is None) == (args.vnncomp is None):
+            raise LipcError("bench build takes a TOML manifest or --vnncomp DIR (one of them)")
+        source = args.manifest if args.vnncomp is None else vnncomp_manifest(args.vnncomp)
         try:
-            rep = build(args.manifest, args.out, parallelism(args), time_limit=args.time_limit,
+            rep = build(source, args.out, parallelism(args), time_limit=args.time_limit,
                         solver=args.solver, easy_seconds=args.easy_seconds,
                         progress=None if args.quiet else sys.stderr,
                         node_limit=args.node_limit)

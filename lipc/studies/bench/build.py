@@ -4,9 +4,12 @@ and write the library's ``<lib>.solu``, ``<lib>.csv`` and ``README.md`` (issue 7
 Layout of the output directory::
 
     instances/<name>.mps.gz      the MIP (minimises the negated Lipschitz objective)
+    solutions/<name>.sol         MIPLIB solution file of each =opt= / =best= value (lipc.studies.
+                                 bench.solfile): the exactly re-checked solution behind it
     networks/<family>_*.onnx     networks drawn from seeded generators (random, trained)
     results/<name>.json          one record per finished instance: the resume marker and run log
                                  (solve time, solver, the exact check's details)
+    results/<name>.log           the solver's log of the solve that made the record
     <lib>.solu                   =opt= / =best= / =inf= / =unkn= lines, in the files' own sense
     <lib>.csv                    sizes, big-M and coefficient ranges, status, tags, values
     README.md                    what the library holds and how it was made
@@ -20,9 +23,10 @@ whose file and record exist and match the manifest entry.  Every file except res
 byte-identical across builds, worker counts and schedulers: compilation is deterministic, the
 gzip header carries no name or time, and no timing goes into the summaries.
 
-An ``=opt=`` line is written only after the solver's solution has been re-checked against the
-constraints of the written file in exact rational arithmetic (lipc.studies.bench.exact_check, MIPLIB's
-1e-9 tolerances); its value is the file's objective recomputed exactly at that solution.  A
+An ``=opt=`` or ``=best=`` line is written only after the solver's solution has been re-checked
+against the constraints of the written file in exact rational arithmetic
+(lipc.studies.bench.exact_check, MIPLIB's 1e-9 tolerances); its value is the file's objective
+recomputed exactly at that solution, which is published as ``solutions/<name>.sol``.  A
 solution failing the check gives ``=unkn=`` and the tag ``numerics``.
 """
 from __future__ import annotations
@@ -51,7 +55,8 @@ from .readme import library_readme
 from ... import api
 from ...compiler.pipeline import CompileOptions
 from ...solvers import SolveOptions
-from .exact_check import check_file
+from .exact_check import check_solution, read_mps
+from .solfile import sol_text
 
 # file_value: the optimum (or best value) in the file's own sense, as in the .solu file;
 # value: the verified Lipschitz constant (the maximum, -file_value), empty unless proved optimal;
@@ -80,7 +85,7 @@ class BuildReport:
         return asdict(self)
 
 
-SUBDIRS = ("instances", "results", "networks")
+SUBDIRS = ("instances", "solutions", "results", "networks")
 _SOLU_KINDS = {"opt", "best", "inf", "unkn"}
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -102,8 +107,9 @@ def _valid_record(rec, inst: Instance) -> bool:
     fv = rec.get("file_value")
     if (rec["solu"] in ("opt", "best")) != _number(fv):
         return False
-    if rec["solu"] == "opt" and not (rec.get("check_feasible") is True
-                                     and rec.get("check_objective") == fv):
+    if rec["solu"] in ("opt", "best") and not (
+            rec.get("check_feasible") is True and rec.get("check_objective") == fv
+            and isinstance(rec.get("sol_sha256"), str) and _HEX64.match(rec["sol_sha256"])):
         return False
     for k in CSV_FIELDS:
         v = rec.get(k)
@@ -162,17 +168,20 @@ def _tags(inst: Instance, ranges: dict, max_big_m: float, check_ok: bool,
     return ";".join(tags)
 
 
-def _exact_check(mps: bytes, mip, x) -> dict:
+def _exact_check(mps: bytes, mip, x) -> tuple[dict, tuple]:
     """Re-check the solver's solution against the constraints of the instance *file*, in exact
-    rational arithmetic (lipc.studies.bench.exact_check); returns the record fields."""
+    rational arithmetic (lipc.studies.bench.exact_check); returns the record fields and the
+    (file model, column values) its .sol file is written from."""
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "instance.mps.gz"
         path.write_bytes(mps)
-        chk = check_file(path, dict(zip(mip.col_names, map(float, x))), tol=CHECK_TOLERANCE)
+        model = read_mps(path)
+    values = dict(zip(mip.col_names, map(float, x)))
+    chk = check_solution(model, values, tol=CHECK_TOLERANCE)
     return dict(check_feasible=chk.feasible, check_violation=chk.max_violation,
                 check_worst=chk.worst, check_objective=chk.objective,
-                check_seconds=time.perf_counter() - t0)
+                check_seconds=time.perf_counter() - t0), (model, values)
 
 
 def stopped_by_wall_clock(status: str, nodes: int | None, node_limit: int | None) -> bool:
@@ -213,23 +222,24 @@ def _build_one(inst: Instance, generated: bytes | None, time_limit: float | None
     inc = res.incumbent
     check = dict(check_feasible=None, check_violation=None, check_worst=None,
                  check_objective=None, check_seconds=None)
-    if res.status == "optimal" and inc is not None:
-        check = _exact_check(mps, low.mip, res.columns)
+    checked = None                          # (file model, column values) of the check
+    if res.status == "infeasible":
+        solu = "inf"
+    elif inc is None or res.columns is None or wall_clock:
+        solu = "unkn"
+    else:
+        check, checked = _exact_check(mps, low.mip, res.columns)
         agree = check["check_feasible"] and abs(check["check_objective"] + inc) <= \
             CHECK_TOLERANCE * abs(inc)                   # relative to the value's own scale
-        # only an exactly re-checked solution is an =opt= reference; its value is the file's
-        # objective recomputed exactly at that solution
-        solu, file_value = ("opt", check["check_objective"]) if agree else ("unkn", None)
-    elif res.status == "infeasible":
-        solu, file_value = "inf", None
-    elif inc is not None and not wall_clock:
-        solu, file_value = "best", -inc + 0.0
-    else:
-        solu, file_value = "unkn", None
-    if file_value is not None:
+        # only an exactly re-checked solution is an =opt= / =best= reference (with its .sol
+        # file); its value is the file's objective recomputed exactly at that solution
+        solu = ("opt" if res.status == "optimal" else "best") if agree else "unkn"
+    file_value = sol = None
+    if solu in ("opt", "best"):
         # the file minimises minus a Lipschitz constant: a positive value (a negative constant,
         # rounding at the exact level) is impossible, so it is clamped to 0
-        file_value = min(file_value, 0.0)
+        file_value = min(check["check_objective"], 0.0)
+        sol = sol_text(*checked, file_value).encode()
     s = res.stats
     ranges = _ranges(low.mip)
     record = dict(name=inst.name, key=inst.key(), network=inst.network, domain=inst.domain,
@@ -243,8 +253,10 @@ def _build_one(inst: Instance, generated: bytes | None, time_limit: float | None
                   nodes=res.nodes, solve_settings=_settings(time_limit, solver, node_limit),
                   tags=_tags(inst, ranges, float(s["max_big_m"]),
                              check["check_feasible"] is not False, wall_clock), **check,
-                  sha256=hashlib.sha256(mps).hexdigest())
-    return dict(record=record, mps=mps)
+                  sha256=hashlib.sha256(mps).hexdigest(),
+                  sol_sha256=None if sol is None else hashlib.sha256(sol).hexdigest())
+    log = "".join(line.rstrip("\n") + "\n" for line in res.log).encode()
+    return dict(record=record, mps=mps, sol=sol, log=log)
 
 
 def _settings(time_limit: float | None, solver: str, node_limit: int | None) -> dict:
@@ -255,10 +267,17 @@ def _settings(time_limit: float | None, solver: str, node_limit: int | None) -> 
 
 
 def _store(ledger: Ledger, result: dict) -> dict:
-    """Write one finished instance: its file first, then the record that marks it done."""
+    """Write one finished instance: its file, its solution (or drop an earlier run's) and the
+    solver's log first, then the record that marks it done."""
     rec = result["record"]
     out = ledger.root
     ledger.write(out / "instances" / f"{rec['name']}.mps.gz", result["mps"])
+    sol = out / "solutions" / f"{rec['name']}.sol"
+    if result["sol"] is None:
+        ledger.remove(sol)
+    else:
+        ledger.write(sol, result["sol"])
+    ledger.write(out / "results" / f"{rec['name']}.log", result["log"])
     ledger.write(out / "results" / f"{rec['name']}.json",
                  (json.dumps(rec, indent=1, default=float) + "\n").encode())
     return rec
@@ -274,7 +293,15 @@ def _finished(inst: Instance, ledger: Ledger, settings: dict) -> dict | None:
         return None
     if rec.get("solu") != "opt" and rec.get("solve_settings") != settings:
         return None
-    return rec if hashlib.sha256(mps.read_bytes()).hexdigest() == rec.get("sha256") else None
+    sol = ledger.root / "solutions" / f"{inst.name}.sol"
+    if rec["solu"] in ("opt", "best") and not (
+            ledger.owns(sol) and _sha256(sol) == rec["sol_sha256"]):
+        return None
+    return rec if _sha256(mps) == rec.get("sha256") else None
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _solu_line(rec: dict) -> str:
@@ -360,11 +387,12 @@ def _prune(m: Manifest, ledger: Ledger) -> None:
     library holds exactly what its .solu lists; only files lipc wrote (the ledger's) go."""
     names = {i.name for i in m.instances}
     nets = {generated_file_name(i.network) for i in m.instances if is_generated(i.network)}
-    for sub, keep, suffix in (("instances", names, ".mps.gz"), ("results", names, ".json"),
-                              ("networks", nets, "")):
+    for sub, keep, suffixes in (("instances", names, (".mps.gz",)),
+                                ("results", names, (".json", ".log")),
+                                ("solutions", names, (".sol",)), ("networks", nets, ())):
         for f in ledger.files(sub):
-            stem = f.name[:-len(suffix)] if suffix and f.name.endswith(suffix) else f.name
-            if stem not in keep:
+            suffix = next((x for x in suffixes if f.name.endswith(x)), "")
+            if f.name[:len(f.name) - len(suffix)] not in keep:
                 ledger.remove(f)
 
 

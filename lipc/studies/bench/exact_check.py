@@ -338,26 +338,34 @@ def _fraction_or_none(v: float) -> Fraction | None:
     return None if math.isinf(v) else Fraction(v)
 
 
+def solution_values(model: MpsModel, values: dict[str, float]) -> list[float]:
+    """One value per column of ``model`` (file order) from ``values`` (column name -> value): a
+    column it does not name is 0, or its value when fixed (lb == ub).  LipcError on a name the
+    file does not have or a non-finite value."""
+    unknown = [name for name in values if name not in model.col_index]
+    if unknown:
+        raise LipcError(f"{model.path}: the solution names {len(unknown)} column(s) the file does "
+                        f"not have, e.g. {', '.join(map(repr, unknown[:3]))}")
+    x: list[float] = []
+    for j, name in enumerate(model.col_names):
+        if name in values:
+            v = float(values[name])
+            if not math.isfinite(v):
+                raise LipcError(f"{model.path}: column {name!r} has the value {v!r}")
+            x.append(v)
+        else:
+            lb = model.lb[j]
+            x.append(lb if lb == model.ub[j] and math.isfinite(lb) else 0.0)
+    return x
+
+
 def check_solution(model: MpsModel, values: dict[str, float], tol: float = 1e-9) -> ExactCheck:
     """Check ``values`` (column name -> value) against ``model`` in exact arithmetic.
 
     A column missing from ``values`` is 0, or its value when fixed (lb == ub): lipc's files carry
     the objective constant on such a column, which the solver's vector does not name.
     """
-    unknown = [name for name in values if name not in model.col_index]
-    if unknown:
-        raise LipcError(f"{model.path}: the solution names {len(unknown)} column(s) the file does "
-                        f"not have, e.g. {', '.join(map(repr, unknown[:3]))}")
-    x: list[Fraction] = []
-    for j, name in enumerate(model.col_names):
-        if name in values:
-            v = float(values[name])
-            if not math.isfinite(v):
-                raise LipcError(f"{model.path}: column {name!r} has the value {v!r}")
-            x.append(Fraction(v))
-        else:
-            lb = model.lb[j]
-            x.append(Fraction(lb) if lb == model.ub[j] and math.isfinite(lb) else Fraction(0))
+    x = [Fraction(v) for v in solution_values(model, values)]
     worst, label = Fraction(0), ""
 
     def note(v: Fraction, what: str) -> None:

@@ -65,6 +65,8 @@ class Manifest:
     path: Path
     instances: tuple[Instance, ...]
     node_limit: int | None = None      # default budget of each solve (lipc bench --node-limit)
+    rebuild: str | None = None         # the build command for the README (default: from path)
+    origin: str = "manifest"           # what ``path`` is, for the README
 
 
 def _err(path, msg) -> LipcError:

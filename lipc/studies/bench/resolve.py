@@ -1,6 +1,10 @@
-"""``lipc bench solve``: re-solve every instance file of a library with HiGHS or CBC, reading the
-file itself (not lipc's model), and check the optimum against the library's .solu file, like a
-solver test set (issue 7)."""
+"""``lipc bench solve``: re-solve every instance file of a library with any back end of the solver
+registry and check the optimum against the library's .solu file, like a solver test set (issue 7).
+
+HiGHS, CBC and SCIP read the file themselves (``FILE_READERS``: the file format is tested too, not
+only the model); every other back end (the commercial ones) gets the file as read by lipc's
+independent exact-check reader (lipc.studies.bench.exact_check), turned into its MIP arrays.  A
+back end whose package is missing is a LipcError naming what to install."""
 from __future__ import annotations
 
 import gzip
@@ -10,11 +14,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from ...core.mip import FlatMIP
 from ...errors import LipcError
+from ...solvers import REGISTRY, SolveOptions, Status
 from .build import read_solu
+from .exact_check import read_mps
 
 TOLERANCE = 1e-6            # relative to the values' own magnitude: no absolute floor
-SOLVERS = ("highs", "cbc")
+GAP, GAP_ABS, TOL = 1e-9, 1e-10, 1e-9     # every back end is run this tightly, single-threaded
 
 
 @dataclass
@@ -36,8 +45,8 @@ def _highs(path: Path, time_limit):
 
     from ...solvers.highs import quiet_highs
     h = quiet_highs()                    # no banner on stdout (bench solve --json)
-    for k, v in (("mip_rel_gap", 1e-9), ("mip_abs_gap", 1e-10), ("threads", 1),
-                 ("mip_feasibility_tolerance", 1e-9), ("primal_feasibility_tolerance", 1e-9)):
+    for k, v in (("mip_rel_gap", GAP), ("mip_abs_gap", GAP_ABS), ("threads", 1),
+                 ("mip_feasibility_tolerance", TOL), ("primal_feasibility_tolerance", TOL)):
         h.setOptionValue(k, v)
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
@@ -66,8 +75,8 @@ def _cbc(path: Path, time_limit):
         m = mip.Model(solver_name="CBC")
         m.verbose = 0
         m.read(str(plain))
-    m.max_mip_gap, m.max_mip_gap_abs = 1e-9, 1e-10
-    m.integer_tol, m.infeas_tol, m.threads = 1e-9, 1e-9, 1
+    m.max_mip_gap, m.max_mip_gap_abs = GAP, GAP_ABS
+    m.integer_tol, m.infeas_tol, m.threads = TOL, TOL, 1
     st = m.optimize(max_seconds=float(time_limit) if time_limit is not None else mip.INF)
     if st == mip.OptimizationStatus.OPTIMAL:
         return "opt", m.objective_value
@@ -76,6 +85,87 @@ def _cbc(path: Path, time_limit):
     if st == mip.OptimizationStatus.FEASIBLE:
         return "best", m.objective_value
     return "unkn", None
+
+
+def _scip(path: Path, time_limit):
+    import pyscipopt as ps
+
+    from ...util.capture import captured_stdout
+    m = ps.Model()
+    m.hideOutput()
+    try:
+        with captured_stdout(lambda line: None, fds=(1, 2)):     # SCIP reports read errors there
+            m.readProblem(str(path))
+    except Exception:          # pyscipopt raises a bare Exception (or OSError) on a bad file
+        return "unreadable", None
+    for k, v in (("limits/gap", GAP), ("limits/absgap", GAP_ABS), ("numerics/feastol", TOL)):
+        m.setParam(k, v)
+    if time_limit is not None:
+        m.setParam("limits/time", float(time_limit))
+    m.optimize()
+    st = m.getStatus()
+    if st == "optimal":
+        return "opt", m.getObjVal()
+    if st == "infeasible":
+        return "inf", None
+    return ("best", m.getObjVal()) if m.getNSols() > 0 else ("unkn", None)
+
+
+def flat_of_file(path: Path) -> FlatMIP:
+    """The file's MIP (read by lipc's exact-check reader) as a maximisation FlatMIP: the
+    negated objective of the file's minimisation, so a back end's value is minus the file's."""
+    f = read_mps(path)
+    if f.sense != "min":
+        raise LipcError(f"{path}: lipc's libraries minimise; this file says {f.sense}")
+    sides = [f.sides(i) for i in range(f.n_rows)]
+    lo = np.array([-np.inf if a is None else float(a) for a, _ in sides])
+    hi = np.array([np.inf if b is None else float(b) for _, b in sides])
+    counts = [len(r) for r in f.row_coefs]
+    obj = np.zeros(f.n_cols)
+    obj[list(f.obj)] = [-c for c in f.obj.values()]
+    return FlatMIP(list(f.col_names), np.array(f.lb, float), np.array(f.ub, float),
+                   np.array(f.integer, bool), obj, list(f.row_names),
+                   np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+                   np.array([j for r in f.row_coefs for j in r], np.int64),
+                   np.array([a for r in f.row_coefs for a in r.values()], float),
+                   lo, hi, -f.obj_const, f.name or path.name)
+
+
+# Status of a registry back end -> the .solu kind of its answer (a limit with a solution: best)
+_KINDS = {Status.OPTIMAL: "opt", Status.INFEASIBLE: "inf", Status.TIME_LIMIT: "best",
+          Status.NODE_LIMIT: "best"}
+
+
+def _registry(name: str):
+    """A solve through the registry back end ``name`` on the file's arrays (flat_of_file)."""
+    def run(path: Path, time_limit):
+        try:
+            flat = flat_of_file(path)
+        except LipcError:
+            return "unreadable", None
+        out = REGISTRY[name].solve(flat, SolveOptions(
+            time_limit=time_limit, gap=GAP, gap_abs=GAP_ABS, feas_tol=TOL, int_tol=TOL,
+            threads=1, solver=name))
+        kind = _KINDS.get(out.status, "unkn")
+        if kind in ("opt", "best") and out.incumbent is not None:
+            return kind, -out.incumbent
+        return ("inf" if kind == "inf" else "unkn"), None
+    return run
+
+
+# back ends that read the instance files themselves; any other registry name uses _registry
+FILE_READERS = {"highs": _highs, "cbc": _cbc, "scip": _scip}
+
+
+def runner(solver: str):
+    """The re-solve function of ``solver`` (a registry name), after checking its package is
+    there: an unknown name or a missing package is a LipcError, never an ImportError."""
+    key = solver.strip().lower()
+    if key not in REGISTRY:
+        raise LipcError(f"unknown solver {solver!r} for bench solve; choose from "
+                        f"{', '.join(REGISTRY)}")
+    REGISTRY[key].require()
+    return FILE_READERS.get(key) or _registry(key)
 
 
 def _agree(a: float, b: float) -> bool:
@@ -88,16 +178,12 @@ def resolve(lib_dir: str | Path, solver: str = "highs",
             time_limit: float | None = None) -> ResolveReport:
     """Re-solve each instance listed in the library's .solu file and compare (1e-6 relative)."""
     lib = Path(lib_dir)
-    key = solver.strip().lower()
-    if key not in SOLVERS:
-        raise LipcError(f"unknown solver {solver!r} for bench solve; choose from "
-                        f"{', '.join(SOLVERS)}")
+    run = runner(solver)
     solus = sorted(lib.glob("*.solu"))
     if len(solus) != 1:
         raise LipcError(f"{lib} must hold exactly one .solu file (found {len(solus)})")
     table = read_solu(solus[0])
-    run = _highs if key == "highs" else _cbc
-    report = ResolveReport(solus[0].stem, key)
+    report = ResolveReport(solus[0].stem, solver.strip().lower())
     for name, (kind, ref) in table.items():
         path = lib / "instances" / f"{name}.mps.gz"
         if not path.is_file():
