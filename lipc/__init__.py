@@ -5,6 +5,7 @@ from .solvers import SolveOptions
 from .verify.certify import Ball, CertifyResult, certify
 from .compiler.pipeline import CompileOptions
 from .question.domain import Box, Domain, L1Ball, LinfBall, Polytope, box_domain, parse_domain
+from .version import __version__
 from .errors import (DomainError, LipcError, ModelError, NumericError, QueryError, ShapeError,
                      SolverError, UnsupportedOpError)
 
@@ -13,4 +14,3 @@ __all__ = ["Ball", "CertifyResult", "certify", "LipschitzResult", "compare", "co
            "Polytope", "SolveOptions", "CompileOptions", "Domain",
            "box_domain", "parse_domain", "LipcError", "ModelError", "UnsupportedOpError",
            "ShapeError", "NumericError", "DomainError", "QueryError", "SolverError"]
-__version__ = "0.1.0"

@@ -120,14 +120,15 @@ def test_constant_margin_is_capped_at_the_ball(tmp_path):
 
 def test_zero_constant_gives_unbounded_class_radius():
     """An upper bound of exactly 0 (a constant margin) gives r_j = inf, written "inf" in JSON."""
-    solved = SimpleNamespace(lower=0.0, upper=0.0, status="optimal", seconds=0.0)
+    solved = SimpleNamespace(lower=0.0, upper=0.0, status="optimal", seconds=0.0, solver="cbc")
     row = certify_mod._row(1, 0.5, solved)
     assert row.radius == float("inf")
     res = lipc.CertifyResult("certified", 0.25, 0, 0.25, 0.25, "l1", "ball", 0.0, [1.0, 0.5],
                              [row])
     assert json.loads(json.dumps(res.to_dict()))["classes"][0]["radius"] == "inf"
     no_bound = certify_mod._row(1, 0.5, SimpleNamespace(lower=None, upper=None,
-                                                        status="no_solution", seconds=1.0))
+                                                        status="no_solution", seconds=1.0,
+                                                        solver="cbc"))
     assert no_bound.radius == 0.0
 
 
@@ -142,7 +143,7 @@ def test_unproved_constant_gives_partial_certificate(tmp_path, monkeypatch):
     def loose(*a, **kw):
         res = real(*a, **kw)
         return replace(res, status="time_limit", value=None, upper=2 * res.upper) \
-            if a[2] == f"{y}-{others[0]}" else res
+            if a[1].output == f"{y}-{others[0]}" else res
     monkeypatch.setattr(certify_mod, "solve", loose)
     res = lipc.certify(save_mlp(tmp_path / "n.onnx", Ws, bs),
                        f"linf:{','.join(map(repr, x0.tolist()))}:0.5")
@@ -164,6 +165,22 @@ def test_cli_text_and_json(examples, capsys):
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "status     certified" in text and f"radius     {api.radius!r}" in text
+    assert "compiled   formulation lipc, bounds auto (" in text and f"lipc {lipc.__version__}" in text
+    assert [r["solver"] for r in out["classes"]] == [r.solver for r in api.classes] != [None] * 2
+
+
+def test_domain_objects_certify_like_their_specs(examples):
+    """lipc.LinfBall / lipc.L1Ball objects give the certificate of the same ball's spec string
+    (centre, radius, clip box); a box object has no centre to certify."""
+    net = lipc.load(examples / "classifier_4_16_16_3.onnx")
+    x0 = np.load(examples / "x0_4.npy")
+    for obj, spec in [(lipc.LinfBall(x0, 0.3, clip=None), f"linf:{examples / 'x0_4.npy'}:0.3"),
+                      (lipc.L1Ball(x0, 0.5, clip=(0, 1)), f"l1:{examples / 'x0_4.npy'}:0.5:0:1")]:
+        a, b = lipc.certify(net, obj), lipc.certify(net, spec)
+        assert (a.status, a.predicted, a.cap) == (b.status, b.predicted, b.cap)
+        assert a.radius == b.radius and [r.upper for r in a.classes] == [r.upper for r in b.classes]
+    with pytest.raises(lipc.DomainError, match="needs a ball with a centre"):
+        lipc.certify(net, lipc.Box(0, 1))
 
 
 @pytest.mark.parametrize("domain,norm,words", [
