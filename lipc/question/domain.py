@@ -301,7 +301,8 @@ def _clip(clip, dim: int) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     if len(clip) != 2:
         raise DomainError("clip is a pair (lo, hi) of numbers or arrays")
-    return vector_of(clip[0], dim, "clip lower bound"), vector_of(clip[1], dim, "clip upper bound")
+    return (vector_of(clip[0], dim, "clip lower bound"),
+            vector_of(clip[1], dim, "clip upper bound"))
 
 
 def _sized(build: Callable[[int], Domain], *values) -> Domain:
@@ -327,7 +328,8 @@ def _ball_at(kind: str, center, radius, clip, n: int) -> Domain:
     desc = f"{name} ball around {_text(center)} of radius {_text(radius)}"
     if clip is not None:
         desc += f" clipped to [{_text(clip[0])}, {_text(clip[1])}]"
-    return ball_domain(kind, vector_of(center, n, "ball centre"), vector_of(radius, n, "ball radius"),
+    return ball_domain(kind, vector_of(center, n, "ball centre"),
+                       vector_of(radius, n, "ball radius"),
                        _clip(clip, n), desc)
 
 
