@@ -137,9 +137,10 @@ class Comparison:
 
 def _context(net: Model, question: Question, samples: int, seed: int, options,
              compile_options) -> Context:
-    """The estimators' context; the domain is resolved at once (its errors come first)."""
+    """The estimators' context, its question resolved at once: a malformed question is an
+    error before any method runs."""
     ctx = Context(network_of(net), question, samples, seed, options, compile_options)
-    ctx.domain
+    ctx.resolve()
     return ctx
 
 

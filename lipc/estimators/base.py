@@ -33,18 +33,19 @@ class Context:
     compile_options: CompileOptions | None = None
     _resolved: tuple[Domain, Query] | None = field(default=None, repr=False)
 
-    def _resolve(self) -> tuple[Domain, Query]:
+    def resolve(self) -> tuple[Domain, Query]:
+        """The question's Domain and Query (resolved on the first call, then kept)."""
         if self._resolved is None:
             self._resolved = self.question.resolve(self.network)
         return self._resolved
 
     @property
     def domain(self) -> Domain:
-        return self._resolve()[0]
+        return self.resolve()[0]
 
     @property
     def query(self) -> Query:
-        return self._resolve()[1]
+        return self.resolve()[1]
 
     def settled_question(self) -> Question:
         """The question over its resolved domain (what a nested lipc.solve is given)."""

@@ -444,7 +444,8 @@ def _query(kind: str):
         with located(expr, prog.source):
             net = prog.network_for(value, expr, net_name)
         q = DSLQuery(index, name, kind, _text(prog, expr), net,
-                     Question(prog.domain, input_norm=None), line=st.meta.line)
+                     Question(prog.domain, input_norm=parse_input_norm("linf")),
+                     line=st.meta.line)
         seen = set()
         for opt in opts:
             if opt is None:
@@ -460,9 +461,7 @@ def _query(kind: str):
                 raise DSLShapeError(f"{kind} needs a single number, but {q.text} is a vector "
                                     f"of size {m}; pick an entry (e.g. {q.text}[0]) or max()")
             if kind == "lipschitz":
-                norm = parse_input_norm(q.question.input_norm or "linf")
-                norm.check_dim(net.n_inputs)
-                q.question = replace(q.question, input_norm=norm)
+                q.question.input_norm.check_dim(net.n_inputs)
                 if q.question.output_norm is None and m != 1:
                     raise DSLShapeError(f"{q.text} is a vector of size {m}: give an output "
                                         "norm (output linf, l1, margin, margin:T, margin:center) "
