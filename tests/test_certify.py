@@ -170,16 +170,19 @@ def test_cli_text_and_json(examples, capsys):
     assert [r["solver"] for r in out["classes"]] == [r.solver for r in api.classes] != [None] * 2
 
 
-def test_domain_objects_certify_like_their_specs(examples):
+def test_domain_objects_certify_like_their_specs(tmp_path):
     """lipc.LinfBall / lipc.L1Ball objects give the certificate of the same ball's spec string
-    (centre, radius, clip box); a box object has no centre to certify."""
-    net = lipc.load(examples / "classifier_4_16_16_3.onnx")
-    x0 = np.load(examples / "x0_4.npy")
-    for obj, spec in [(lipc.LinfBall(x0, 0.3, clip=None), f"linf:{examples / 'x0_4.npy'}:0.3"),
-                      (lipc.L1Ball(x0, 0.5, clip=(0, 1)), f"l1:{examples / 'x0_4.npy'}:0.5:0:1")]:
+    (centre, radius, clip box), and it is the oracle's; a box object has no centre."""
+    Ws, bs, x0 = draw(1)
+    net = lipc.load(save_mlp(tmp_path / "n.onnx", Ws, bs))
+    centre = ",".join(map(repr, x0.tolist()))
+    for obj, spec, kind, r, clip in [
+            (lipc.LinfBall(x0, 0.3), f"linf:{centre}:0.3:0:1", "linf", 0.3, (0.0, 1.0)),
+            (lipc.L1Ball(x0, 0.8), f"l1:{centre}:0.8", "l1", 0.8, None)]:
         a, b = lipc.certify(net, obj), lipc.certify(net, spec)
-        assert (a.status, a.predicted, a.cap) == (b.status, b.predicted, b.cap)
-        assert a.radius == b.radius and [r.upper for r in a.classes] == [r.upper for r in b.classes]
+        assert (a.status, a.predicted, a.cap, a.radius) == (b.status, b.predicted, b.cap, b.radius)
+        want = oracle_radius(Ws, bs, x0, r, kind, kind, clip)[-1]
+        assert a.radius == pytest.approx(want, rel=1e-6)
     with pytest.raises(lipc.DomainError, match="needs a ball with a centre"):
         lipc.certify(net, lipc.Box(0, 1))
 
