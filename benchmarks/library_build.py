@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from lipc.studies.bench.build import build
-from lipc.studies.workers import Parallelism
+from lipc.util.workers import Parallelism
 
 HERE = Path(__file__).resolve().parent
 

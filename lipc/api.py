@@ -9,7 +9,8 @@
 ``solve``, ``compile``, ``estimate`` and ``compare`` take the network and the domain (a spec
 string or a Domain object) positionally and everything else by keyword, in one order: the
 question (output, input_norm, output_norm), then what the function itself needs, then
-options and compile_options.
+options and compile_options.  Each builds one :class:`~lipc.question.question.Question` from
+those spellings and hands it down; a Question may also be passed in place of the domain.
 """
 from __future__ import annotations
 
@@ -22,17 +23,17 @@ from onnx import ModelProto
 
 from .bab.driver import choose_engine, solve_bab
 from .compiler import entry
-from .compiler.entry import problem
 from .compiler.pipeline import CompileOptions, Problem
 from .errors import LipcError, QueryError
 from .estimators import ESTIMATORS, Context
 from .frontends import load, network_of
 from .frontends.memory import from_layers, from_torch
-from .frontends.dsl import DSLQuery, query_domain
+from .frontends.dsl import DSLQuery, query_question
 from .core.network import Network
 from .lowering import Lowered
-from .question.domain import Domain, domain_of
+from .question.domain import Domain
 from .question.query import Output
+from .question.question import Question
 from .solvers import SolveOptions
 from .verify.ranges import RangeResult, compile_range, range_problem, solve_range
 from .verify import settle
@@ -40,26 +41,48 @@ from .verify.settle import LipschitzResult, solve_compiled
 
 __all__ = ["load", "from_layers", "from_torch", "problem", "compile", "solve", "solve_compiled",
            "LipschitzResult", "RangeResult", "range_problem", "compile_range", "solve_range",
-           "EstimateResult", "Comparison", "check_question", "estimate", "compare", "solve_query",
-           "compile_query"]
+           "EstimateResult", "Comparison", "Question", "ask", "check_question", "estimate",
+           "compare", "solve_query", "compile_query"]
 
 
 # a network: a file path, an onnx.ModelProto, ONNX bytes, or a loaded Network
 Model = Union[Network, str, Path, ModelProto, bytes]
+# the domain argument: a spec string, a Domain object, or a whole Question
+Asked = Union[Domain, str, Question]
 
 
-def compile(net: Model, domain: Domain | str, *, output: Output = None,
+def ask(domain: Asked, output: Output = None, input_norm: str = "linf",
+        output_norm: str | None = None) -> Question:
+    """The Question of an API call: its keywords, or the Question passed as the domain (then
+    the keywords must be left at their defaults, so nothing is silently ignored)."""
+    if not isinstance(domain, Question):
+        return Question(domain, output, output_norm, input_norm)
+    if output is not None or output_norm is not None or input_norm != "linf":
+        raise QueryError("a Question carries its output and norms: do not also pass output, "
+                         "input_norm or output_norm")
+    return domain
+
+
+def problem(net: Model, domain: Asked, output: Output = None, input_norm: str = "linf",
+            compile_options: CompileOptions | None = None, output_norm: str | None = None,
+            normalize: bool = False) -> Problem:
+    """Build and annotate the IR of a Lipschitz query (nothing lowered yet); see
+    lipc.compiler.entry.problem."""
+    return entry.problem(net, ask(domain, output, input_norm, output_norm), compile_options,
+                         normalize)
+
+
+def compile(net: Model, domain: Asked, *, output: Output = None,
             input_norm: str = "linf", output_norm: str | None = None,
             out: str | Path | None = None, normalize: bool = False,
             compile_options: CompileOptions | None = None) -> tuple[Problem, Lowered]:
     """Compile a Lipschitz query to a flat MIP: (Problem, Lowered); with ``out``, also write it
     (format from the suffix)."""
-    return entry.compile(net, domain, output, input_norm, out=out,
-                         compile_options=compile_options, output_norm=output_norm,
-                         normalize=normalize)
+    return entry.compile(net, ask(domain, output, input_norm, output_norm), out=out,
+                         compile_options=compile_options, normalize=normalize)
 
 
-def solve(net: Model, domain: Domain | str, *, output: Output = None, input_norm: str = "linf",
+def solve(net: Model, domain: Asked, *, output: Output = None, input_norm: str = "linf",
           output_norm: str | None = None, options: SolveOptions | None = None,
           compile_options: CompileOptions | None = None, engine: str = "mip",
           bab=None) -> LipschitzResult:
@@ -68,11 +91,10 @@ def solve(net: Model, domain: Domain | str, *, output: Output = None, input_norm
     the original model.  ``engine`` "mip" solves one MIP; "bab" runs branch and bound on
     unstable neurons (lipc.bab, settings ``bab``: a BabOptions); "auto" chooses by the number
     of unstable neurons."""
+    question = ask(domain, output, input_norm, output_norm)
     if engine == "mip":
-        return settle.solve(net, domain, output, input_norm, options,
-                            compile_options=compile_options, output_norm=output_norm)
-    p, low = entry.compile(net, domain, output, input_norm, compile_options=compile_options,
-                           output_norm=output_norm)
+        return settle.solve(net, question, options, compile_options=compile_options)
+    p, low = entry.compile(net, question, compile_options=compile_options)
     if choose_engine(p, engine) == "bab":
         return solve_bab(p, options, bab, low=low)
     return solve_compiled(p, low, options)
@@ -113,12 +135,13 @@ class Comparison:
         return asdict(self)
 
 
-def _context(net, domain, output, input_norm, output_norm, samples, seed, options,
-             compile_options):
-    network = network_of(net)
-    dom = domain_of(domain, network.n_inputs)
-    return Context(network, dom, output, input_norm, output_norm, samples, seed, options,
-                   compile_options)
+def _context(net: Model, question: Question, samples: int, seed: int, options,
+             compile_options) -> Context:
+    """The estimators' context, its question resolved at once: a malformed question is an
+    error before any method runs."""
+    ctx = Context(network_of(net), question, samples, seed, options, compile_options)
+    ctx.resolve()
+    return ctx
 
 
 def _estimate(ctx, method: str) -> EstimateResult:
@@ -136,25 +159,25 @@ def _estimate(ctx, method: str) -> EstimateResult:
                           ctx.domain.description, details)
 
 
-def check_question(net: Model, domain: Domain | str, output: str | None = None,
+def check_question(net: Model, domain: Asked, output: str | None = None,
                    input_norm: str = "linf", output_norm: str | None = None) -> None:
     """Raise the LipcError of a malformed question (domain, output, norms) about ``net`` without
     compiling or solving anything: batch runs (lipc track) check once before fanning out."""
-    _context(net, domain, output, input_norm, output_norm, 1, 0, None, None).query
+    ask(domain, output, input_norm, output_norm).resolve(network_of(net))
 
 
-def estimate(net: Model, domain: Domain | str, *, output: Output = None,
+def estimate(net: Model, domain: Asked, *, output: Output = None,
              input_norm: str = "linf", output_norm: str | None = None, method: str,
              samples: int = 1000, seed: int = 0, options: SolveOptions | None = None,
              compile_options: CompileOptions | None = None) -> EstimateResult:
     """Estimate the local Lipschitz constant with one method of lipc.estimators.ESTIMATORS
     (randomlb, naiveub, fastlip, liplp, lipmip, clever,
     seqlip, lipsdp)."""
-    return _estimate(_context(net, domain, output, input_norm, output_norm, samples, seed,
+    return _estimate(_context(net, ask(domain, output, input_norm, output_norm), samples, seed,
                               options, compile_options), method)
 
 
-def compare(net: Model, domain: Domain | str, *, output: Output = None,
+def compare(net: Model, domain: Asked, *, output: Output = None,
             input_norm: str = "linf", output_norm: str | None = None,
             methods: list[str] | str | None = None, samples: int = 1000, seed: int = 0,
             options: SolveOptions | None = None,
@@ -167,8 +190,8 @@ def compare(net: Model, domain: Domain | str, *, output: Output = None,
         methods = list(ESTIMATORS)
     elif isinstance(methods, str):
         methods = [m.strip() for m in methods.split(",") if m.strip()]
-    ctx = _context(net, domain, output, input_norm, output_norm, samples, seed, options,
-                   compile_options)
+    question = ask(domain, output, input_norm, output_norm)
+    ctx = _context(net, question, samples, seed, options, compile_options)
     results = []
     for m in methods:
         try:
@@ -190,7 +213,7 @@ def compare(net: Model, domain: Domain | str, *, output: Output = None,
         rows.append(dict(method=r.method, guarantee=r.guarantee, value=r.value,
                          seconds=r.seconds, relative_error=rel, details=r.details))
     first = results[0] if results else None
-    return Comparison(exact, first.input_norm if first else str(input_norm),
+    return Comparison(exact, first.input_norm if first else str(question.input_norm),
                       first.output if first else "", ctx.domain.description, rows)
 
 
@@ -198,17 +221,16 @@ def compare(net: Model, domain: Domain | str, *, output: Output = None,
 
 def solve_query(q: DSLQuery, domain=None, options=None, compile_options=None, input_norm=None):
     """Solve one query: a LipschitzResult (lipschitz) or a RangeResult (maximize/minimize)."""
-    dom = query_domain(q, domain)
+    question = query_question(q, domain, input_norm)
     if q.kind == "lipschitz":
-        return settle.solve(q.network, dom, None, input_norm or q.input_norm, options,
-                     compile_options=compile_options, output_norm=q.output_norm)
-    return solve_range(q.network, dom, None, q.kind, options, compile_options)
+        return settle.solve(q.network, question, options, compile_options=compile_options)
+    return solve_range(q.network, question.domain, None, q.kind, options, compile_options)
 
 
 def compile_query(q: DSLQuery, out=None, domain=None, compile_options=None, input_norm=None):
     """Compile one query to a flat MIP (and write it to ``out``): (Problem, Lowered)."""
-    dom = query_domain(q, domain)
+    question = query_question(q, domain, input_norm)
     if q.kind == "lipschitz":
-        return entry.compile(q.network, dom, None, input_norm or q.input_norm, out=out,
-                       compile_options=compile_options, output_norm=q.output_norm)
-    return compile_range(q.network, dom, None, q.kind, out=out, compile_options=compile_options)
+        return entry.compile(q.network, question, out=out, compile_options=compile_options)
+    return compile_range(q.network, question.domain, None, q.kind, out=out,
+                         compile_options=compile_options)

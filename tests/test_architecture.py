@@ -101,3 +101,51 @@ def test_no_private_names_across_modules():
                 bad.append(f"{f.relative_to(ROOT)}:{node.lineno} uses "
                            f"{module_aliases[node.value.id]}.{node.attr}")
     assert not bad, "private names used across modules:\n" + "\n".join(bad)
+
+
+# The documented stage order (ARCHITECTURE.md's pipeline map), top to bottom: a module may import
+# from its own stage or one above it, never from one below.  The base modules come first and the
+# package facade (lipc/__init__, which re-exports the API) last.
+STAGES = ["lipc.errors", "lipc.version", "lipc.core", "lipc.emit", "lipc.grammar", "lipc.util",
+          "lipc.question", "lipc.frontends", "lipc.lowering", "lipc.solvers", "lipc.bounds",
+          "lipc.compiler", "lipc.verify", "lipc.bab", "lipc.estimators", "lipc.api",
+          "lipc.studies", "lipc.cli", "lipc.__main__", "lipc"]
+
+
+def _stage(module: str) -> int:
+    """The index in STAGES of the longest stage that is ``module`` or contains it."""
+    found = [i for i, s in enumerate(STAGES) if module == s or module.startswith(s + ".")]
+    assert found, f"{module} belongs to no stage of STAGES: add its folder to the list"
+    return max(found, key=lambda i: len(STAGES[i]))
+
+
+def _upward(edges) -> list[str]:
+    return [f"{a} (line {line}) imports {b}, a later stage" for a, b, line in edges
+            if _stage(b) > _stage(a)]
+
+
+def test_imports_flow_down_the_stage_order():
+    g = _graph()
+    bad = _upward((a, b, g.edges[a, b]["line"]) for a, b in g.edges)
+    assert not bad, "imports against the stage order of ARCHITECTURE.md:\n" + "\n".join(bad)
+
+
+def test_the_stage_order_check_can_fail():
+    """Guard for the test above: an import up the list is caught, one down it is not."""
+    assert _upward([("lipc.question.domain", "lipc.verify.witness", 1)])
+    assert _upward([("lipc.util.workers", "lipc.studies.track", 1)])
+    assert not _upward([("lipc.verify.witness", "lipc.question.domain", 1)])
+    assert _stage("lipc.cli.main") > _stage("lipc.api") > _stage("lipc.core.ir")
+
+
+def test_architecture_md_lists_the_stages_in_order():
+    """ARCHITECTURE.md's map names the stage folders in the order this test enforces."""
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    block = text.split("```")[1]
+    named = [line.split()[0] for line in block.splitlines()
+             if line and not line[0].isspace() and line.split()[0].endswith(("/", ".py"))]
+    documented = ["lipc." + n.rstrip("/").removesuffix(".py") for n in named]
+    assert documented == [s for s in STAGES if s not in BASE], documented
+
+
+BASE = ("lipc.errors", "lipc.version", "lipc.__main__", "lipc")     # not stages of the pipeline

@@ -20,7 +20,7 @@ from lipc.studies.bench.resolve import resolve
 from lipc.cli.main import main
 from lipc.errors import LipcError
 from lipc.util.ownership import LEDGER, Ledger
-from lipc.studies.workers import Parallelism
+from lipc.util.workers import Parallelism
 
 pytest.importorskip("highspy")
 
@@ -149,7 +149,7 @@ def test_rebuild_two_workers_and_dask_cluster_give_identical_files(built):
 
 
 def test_parallelism_errors(monkeypatch):
-    from lipc.studies import workers
+    from lipc.util import workers
     with pytest.raises(LipcError, match="at least 1"):
         Parallelism(workers=0)
     with pytest.raises(LipcError, match="scheduler address"):
@@ -161,7 +161,7 @@ def test_parallelism_errors(monkeypatch):
 
 def test_progress_line_eta():
     import io
-    from lipc.studies.workers import Progress
+    from lipc.util.workers import Progress
     now = [100.0]
     out = io.StringIO()
     bar = Progress(4, "bench x", out, clock=lambda: now[0])
@@ -295,7 +295,7 @@ def test_mismatch_fails_and_bad_manifests(built, tmp_path, capsys):
     bad.write_text("[defaults]\ndomain='box:0:1'\noutput='0-1'\n[[instance]]\nname='a'\n"
                    "network='random:2-2-2:0'\noutput_norm='margin'\n")
     inst = load_manifest(bad).instances[0]       # an instance's output_norm beats a default output
-    assert (inst.output, inst.output_norm) == (None, "margin")
+    assert (inst.question.output, inst.question.output_norm) == (None, "margin")
     for flag, value in (("--workers", "0"), ("-t", "-1"), ("--easy-seconds", "nan")):
         with pytest.raises(SystemExit) as exc:
             main(["bench", "build", str(bad), "-o", str(tmp_path / "z"), flag, value])
@@ -379,7 +379,8 @@ def test_foreign_changed_and_odd_files_in_a_library_are_never_deleted(tmp_path):
 
 
 def test_track_output_folder_with_foreign_files_is_refused(tmp_path):
-    from lipc.studies.track import Question, discover, track
+    from lipc.question.question import Question
+    from lipc.studies.track import Tracking, discover, track
     import shutil
     ck = tmp_path / "ck"
     ck.mkdir()
@@ -389,5 +390,5 @@ def test_track_output_folder_with_foreign_files_is_refused(tmp_path):
     (out / "rows" / "mine.json").write_text("{}")
     before = _snapshot(out)
     with pytest.raises(LipcError, match="did not write"):
-        track(discover([str(ck)]), Question(domain="box:0:1"), ["fastlip"], out)
+        track(discover([str(ck)]), Tracking(Question("box:0:1")), ["fastlip"], out)
     assert _snapshot(out) == before

@@ -120,14 +120,15 @@ def test_constant_margin_is_capped_at_the_ball(tmp_path):
 
 def test_zero_constant_gives_unbounded_class_radius():
     """An upper bound of exactly 0 (a constant margin) gives r_j = inf, written "inf" in JSON."""
-    solved = SimpleNamespace(lower=0.0, upper=0.0, status="optimal", seconds=0.0)
+    solved = SimpleNamespace(lower=0.0, upper=0.0, status="optimal", seconds=0.0, solver="cbc")
     row = certify_mod._row(1, 0.5, solved)
     assert row.radius == float("inf")
     res = lipc.CertifyResult("certified", 0.25, 0, 0.25, 0.25, "l1", "ball", 0.0, [1.0, 0.5],
                              [row])
     assert json.loads(json.dumps(res.to_dict()))["classes"][0]["radius"] == "inf"
     no_bound = certify_mod._row(1, 0.5, SimpleNamespace(lower=None, upper=None,
-                                                        status="no_solution", seconds=1.0))
+                                                        status="no_solution", seconds=1.0,
+                                                        solver="cbc"))
     assert no_bound.radius == 0.0
 
 
@@ -142,7 +143,7 @@ def test_unproved_constant_gives_partial_certificate(tmp_path, monkeypatch):
     def loose(*a, **kw):
         res = real(*a, **kw)
         return replace(res, status="time_limit", value=None, upper=2 * res.upper) \
-            if a[2] == f"{y}-{others[0]}" else res
+            if a[1].output == f"{y}-{others[0]}" else res
     monkeypatch.setattr(certify_mod, "solve", loose)
     res = lipc.certify(save_mlp(tmp_path / "n.onnx", Ws, bs),
                        f"linf:{','.join(map(repr, x0.tolist()))}:0.5")
@@ -164,6 +165,26 @@ def test_cli_text_and_json(examples, capsys):
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "status     certified" in text and f"radius     {api.radius!r}" in text
+    assert "compiled   formulation lipc, bounds auto (" in text
+    assert f"lipc {lipc.__version__}" in text
+    assert [r["solver"] for r in out["classes"]] == [r.solver for r in api.classes] != [None] * 2
+
+
+def test_domain_objects_certify_like_their_specs(tmp_path):
+    """lipc.LinfBall / lipc.L1Ball objects give the certificate of the same ball's spec string
+    (centre, radius, clip box), and it is the oracle's; a box object has no centre."""
+    Ws, bs, x0 = draw(1)
+    net = lipc.load(save_mlp(tmp_path / "n.onnx", Ws, bs))
+    centre = ",".join(map(repr, x0.tolist()))
+    for obj, spec, kind, r, clip in [
+            (lipc.LinfBall(x0, 0.3), f"linf:{centre}:0.3:0:1", "linf", 0.3, (0.0, 1.0)),
+            (lipc.L1Ball(x0, 0.8), f"l1:{centre}:0.8", "l1", 0.8, None)]:
+        a, b = lipc.certify(net, obj), lipc.certify(net, spec)
+        assert (a.status, a.predicted, a.cap, a.radius) == (b.status, b.predicted, b.cap, b.radius)
+        want = oracle_radius(Ws, bs, x0, r, kind, kind, clip)[-1]
+        assert a.radius == pytest.approx(want, rel=1e-6)
+    with pytest.raises(lipc.DomainError, match="needs a ball with a centre"):
+        lipc.certify(net, lipc.Box(0, 1))
 
 
 @pytest.mark.parametrize("domain,norm,words", [

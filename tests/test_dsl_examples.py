@@ -97,7 +97,7 @@ def test_output_range_against_oracle(examples):
 def test_every_example_program_loads(examples):
     for path in sorted(examples.glob("*.lipc")):
         prog = dsl.load_program(path)
-        assert prog.queries and all(q.domain is not None for q in prog.queries), path
+        assert prog.queries and all(q.question.domain is not None for q in prog.queries), path
 
 
 # ---------------------------------------------------------------------- command line

@@ -121,8 +121,9 @@ def test_domains_constants_and_norms(tmp_path):
     prog = lipc.frontends.dsl.load_program(tmp_path / "p.lipc")
     assert prog.domain.lo.tolist() == [0.25, 0.25] and prog.domain.hi.tolist() == [1.0, 1.0]
     a, b, c, d = prog.queries
-    assert a.domain.n_aux == 2 and b.domain.n_rows == 3 and c.domain.hi.tolist() == [0.75, 0.75]
-    assert a.input_norm.name == "linf:w.npy" and b.input_norm.name == "custom:V.npy"
+    qa, qb, qc = a.question, b.question, c.question
+    assert qa.domain.n_aux == 2 and qb.domain.n_rows == 3 and qc.domain.hi.tolist() == [0.75, 0.75]
+    assert qa.input_norm.name == "linf:w.npy" and qb.input_norm.name == "custom:V.npy"
     values = [solve_query(q).value for q in prog.queries]
     # weighted l_inf: dual sum |g_i| / w_i = 1; custom: max_k |v_k . e_2| = 3
     assert values == pytest.approx([1.0, 3.0, 0.75, 3.0], abs=1e-9)

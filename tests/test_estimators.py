@@ -74,6 +74,11 @@ def test_cli_estimate_text_and_json(nets, capsys):
     assert main(base + ["--method", "fastlip"]) == 0
     text = capsys.readouterr().out
     assert "guarantee  upper" in text and "value" in text
+    assert f"compiled   bounds interval, lipc {lipc.__version__}" in text
+    assert main(base + ["--method", "lipmip", "--solver", "cbc", "--formulation", "paper"]) == 0
+    text = capsys.readouterr().out      # the text states what computed it, as lipc solve's does
+    assert "compiled   solver cbc, formulation paper, bounds interval (interval)" in text
+    assert text.rstrip().endswith(f"), lipc {lipc.__version__}")
     assert main(base + ["--method", "randomlb", "--json", "--samples", "50"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["method"] == "randomlb" and out["guarantee"] == "lower" and out["value"] > 0
@@ -89,7 +94,9 @@ def test_cli_compare_table_json_csv(nets, capsys):
     text = capsys.readouterr().out
     for m in ESTIMATORS:
         assert m in text
-    assert "exact value" in text
+    assert "exact value" in text and f"lipc       {lipc.__version__}" in text
+    lipmip_row = next(line for line in text.splitlines() if line.startswith("  lipmip"))
+    assert "solver " in lipmip_row and "formulation lipc, bounds auto (" in lipmip_row
     assert main(base + ["--methods", "randomlb,lipmip,fastlip", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [r["method"] for r in out["rows"]] == ["randomlb", "lipmip", "fastlip"]

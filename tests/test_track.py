@@ -15,9 +15,10 @@ import oracle
 from lipc import api
 from lipc.cli.main import main
 from lipc.errors import LipcError
-from lipc.studies.track import Checkpoint, Question, discover, read_rows, track
+from lipc.question.question import Question
+from lipc.studies.track import Checkpoint, Tracking, discover, read_rows, track
 from lipc.studies.training import mlp_onnx_bytes, synthetic_clusters, train_mlp
-from lipc.studies.workers import Parallelism
+from lipc.util.workers import Parallelism
 
 STEPS = [20, 60, 150]
 METHODS = ["lipmip", "fastlip", "randomlb", "naiveub"]
@@ -41,7 +42,7 @@ def _train(folder: Path, regularizer: str = "none", seed: int = 0) -> list[Path]
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("track")
     paths = _train(tmp / "plain")
-    q = Question(domain="box:0:1", output="0-1", time_limit=60)
+    q = Tracking(Question("box:0:1", output="0-1"), time_limit=60)
     rep = track(discover([str(tmp / "plain")]), q, METHODS, tmp / "out")
     return tmp, paths, q, rep
 
@@ -83,7 +84,7 @@ def test_rerun_reuses_rows_and_a_changed_question_recomputes(run):
     tmp, _, q, rep = run
     again = track(discover([str(tmp / "plain")]), q, METHODS, tmp / "out")
     assert again.reused == len(rep.rows) and again.computed == 0 and again.rows == rep.rows
-    other = Question(domain="box:0:1", output="1-0", time_limit=60)
+    other = Tracking(Question("box:0:1", output="1-0"), time_limit=60)
     changed = track(discover([str(tmp / "plain")]), other, ["fastlip"], tmp / "out")
     assert changed.computed == len(STEPS)
 
@@ -190,10 +191,10 @@ def test_question_errors_once_and_error_rows_are_retried(run, tmp_path, capsys, 
     ck = [Checkpoint(str(p), s, "s") for p, s in zip(paths, STEPS)]
     with pytest.raises(LipcError, match="unknown method bogus"):
         track(ck, q, ["bogus"], tmp_path / "o")
-    for bad, msg in [(Question(domain="box:0:1"), "output"),            # 2 outputs: which?
-                     (Question(domain="box:0:1:2", output="0"), "domain"),
-                     (Question(domain="box:0:1", output="0", input_norm="l3"), "norm"),
-                     (Question(domain="box:0:1", output="0", solver="nope"), "solver")]:
+    for bad, msg in [(Tracking(Question("box:0:1")), "output"),            # 2 outputs: which?
+                     (Tracking(Question("box:0:1:2", output="0")), "domain"),
+                     (Tracking(Question("box:0:1", output="0", input_norm="l3")), "norm"),
+                     (Tracking(Question("box:0:1", output="0"), solver="nope"), "solver")]:
         with pytest.raises(LipcError, match=msg):
             track(ck, bad, ["lipmip", "fastlip"], tmp_path / "o")
     assert main(["track", str(tmp / "plain"), "-d", "box:0:1", "-o", str(tmp_path / "c")]) == 2
@@ -219,13 +220,13 @@ def test_resume_notices_a_changed_domain_file(run, tmp_path):
     tmp, paths, _, _ = run
     ck = [Checkpoint(str(paths[-1]), STEPS[-1], "s")]
     np.save(tmp_path / "hi.npy", np.ones(3))
-    q = Question(domain=f"box:0:{tmp_path / 'hi.npy'}", output="0-1")
+    q = Tracking(Question(f"box:0:{tmp_path / 'hi.npy'}", output="0-1"))
     first = track(ck, q, ["fastlip"], tmp_path / "o").rows[0]["value"]
     np.save(tmp_path / "hi.npy", np.full(3, 0.1))
     rep = track(ck, q, ["fastlip"], tmp_path / "o")
     assert rep.computed == 1 and rep.rows[0]["value"] != first
-    assert rep.rows[0]["value"] == api.estimate(str(paths[-1]), q.domain, method="fastlip",
-                                                output="0-1").value
+    assert rep.rows[0]["value"] == api.estimate(str(paths[-1]), q.question,
+                                                method="fastlip").value
 
 
 def test_dask_cluster_gives_the_same_rows(run, tmp_path):

@@ -22,9 +22,10 @@ import sys
 from pathlib import Path
 
 from lipc.studies.plot import pyplot, draw_track, save_figure
-from lipc.studies.track import Question, discover, track
+from lipc.question.question import Question
+from lipc.studies.track import Tracking, discover, track
 from lipc.studies.training import accuracy, mlp_onnx_bytes, synthetic_clusters, train_mlp
-from lipc.studies.workers import Parallelism
+from lipc.util.workers import Parallelism
 
 HERE = Path(__file__).resolve().parent
 SIZES = [10, 20, 30, 20, 2]
@@ -65,7 +66,7 @@ def main() -> None:
     args = ap.parse_args()
     acc = make_checkpoints()
     print("final train accuracy:", {k: round(v, 3) for k, v in acc.items()})
-    q = Question(domain="box:0:1", output="0-1", time_limit=args.time_limit)
+    q = Tracking(Question("box:0:1", output="0-1"), time_limit=args.time_limit)
     par = Parallelism(workers=args.workers)
     ckpt = HERE / "checkpoints"
     right = track(discover([str(ckpt / s) for s in SCHEMES]), q, ["lipmip"],

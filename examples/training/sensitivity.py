@@ -13,8 +13,9 @@ import sys
 
 from figure1 import EPOCHS, HERE, train_run
 
-from lipc.studies.track import Question, discover, track
-from lipc.studies.workers import Parallelism
+from lipc.question.question import Question
+from lipc.studies.track import Tracking, discover, track
+from lipc.util.workers import Parallelism
 
 VARIANTS = {  # folder name -> train_mlp keyword arguments (figure1.py's own settings included)
     "none": dict(regularizer="none"),
@@ -40,7 +41,7 @@ def main() -> None:
     for name, kw in VARIANTS.items():
         acc = train_run(root / name, [EPOCHS], **kw)
         print(f"{name:10} train accuracy {acc:.3f}")
-    q = Question(domain="box:0:1", output="0-1", time_limit=args.time_limit)
+    q = Tracking(Question("box:0:1", output="0-1"), time_limit=args.time_limit)
     rep = track(discover([str(root / v) for v in VARIANTS]), q, ["lipmip"],
                 HERE / "results" / "sensitivity", Parallelism(workers=args.workers),
                 progress=sys.stderr)

@@ -15,7 +15,7 @@ from ..errors import QueryError
 from ..lowering import Lowered
 from ..solvers import SolveOptions
 from ..solvers.base import Progress
-from ..studies.workers import Parallelism
+from ..util.workers import Parallelism
 from ..verify.primal import pattern_columns, search, verify_columns
 from ..verify.settle import LipschitzResult, describe_output, relative_gap
 from .node import Candidate, NodeConfig

@@ -20,7 +20,7 @@ import numpy as np
 from ..core.network import Network
 from ..question.domain import Domain
 from ..question.query import Query
-from ..studies.workers import Parallelism, run_jobs
+from ..util.workers import Parallelism, run_jobs
 from .node import Candidate, NodeConfig, NodeResult, bound_node, children
 
 Certify = Callable[[Candidate], tuple[float | None, object]]

@@ -10,7 +10,8 @@ from ..solvers import SolveOptions
 from ..util.text import number_text
 from ..verify.certify import CertifyResult, certify
 from .argtypes import positive_int
-from .flags import stamped, compile_flags, compile_options, model, report_flags, solver_flag, time_limit_flag
+from .flags import (compile_flags, compile_options, model, report_flags, solver_flag, stamped,
+                    time_limit_flag, used_line)
 
 HELP = ("certified robustness radius at a ball's centre: the margin to every other class over "
         "its exact local Lipschitz constant, min(r, margin / L)")
@@ -41,11 +42,12 @@ def _print(res: CertifyResult) -> None:
     if res.message:
         print(f"  note       {res.message}")
     print(f"  {'class':>5} {'margin':>15} {'L lower':>15} {'L upper':>15} {'status':>12} "
-          f"{'radius':>15}")
+          f"{'radius':>15}  solver")
     for r in res.classes:
         print(f"  {r.cls:>5} {number_text(r.margin, 9):>15} {number_text(r.lower, 9):>15} {number_text(r.upper, 9):>15} "
-              f"{r.status:>12} {number_text(r.radius, 9):>15}")
+              f"{r.status:>12} {number_text(r.radius, 9):>15}  {r.solver or '-'}")
     print(f"  time       {res.seconds:.3f} s")
+    print(used_line(res.compiled))
 
 
 def cmd_certify(args) -> int:

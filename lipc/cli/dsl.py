@@ -60,9 +60,9 @@ def _as_network(args, prog: Program, need_domain: bool) -> argparse.Namespace:
 
 
 def _as_query(args, q, domain) -> argparse.Namespace:
-    norm = args.input_norm if args.input_norm not in (None, "linf") else q.input_norm
+    norm = args.input_norm if args.input_norm not in (None, "linf") else q.question.input_norm
     return _sub(args, output_node=str(q.index), domain=domain, output=None,
-                output_norm=q.output_norm, input_norm=norm)
+                output_norm=q.question.output_norm, input_norm=norm)
 
 
 def _selected(args, prog: Program, one: bool) -> list:
@@ -162,7 +162,7 @@ def _show(args) -> int:
     if key is None or _network_mode(args, prog):
         return network.show_command(_as_network(args, prog, need_domain=False))
     q = prog.query(key)
-    dom = args.domain if args.domain is not None else q.domain
+    dom = args.domain if args.domain is not None else q.question.domain
     if q.kind == "lipschitz" and dom is not None:
         return network.show_command(_as_query(args, q, dom))
     return network.show_command(_sub(args, output_node=str(q.index), domain=None))

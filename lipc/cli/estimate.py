@@ -13,7 +13,9 @@ from ..compiler.pipeline import CompileOptions
 from ..solvers import SolveOptions
 from ..estimators import ESTIMATORS
 from ..errors import LipcError, QueryError
-from .flags import stamped, method_flag, model, report_flags, solver_flag, time_limit_flag
+from .flags import (method_flag, model, question_from_args, report_flags, solver_flag, stamped,
+                    time_limit_flag, used_line, used_text)
+from ..version import __version__
 
 MAX_SAMPLES = 1_000_000     # randomlb / clever points held in memory at once (x inputs x seeds)
 
@@ -52,8 +54,7 @@ def checked_samples(args) -> int:
 def _kwargs(args) -> dict:
     checked_samples(args)
     opts = SolveOptions(time_limit=args.time_limit, solver=args.solver, seed=args.seed)
-    return dict(net=model(args), domain=args.domain, output=args.output,
-                input_norm=args.input_norm, output_norm=args.output_norm, samples=args.samples,
+    return dict(net=model(args), domain=question_from_args(args), samples=args.samples,
                 seed=args.seed, options=opts,
                 compile_options=CompileOptions(bounds=args.bounds, formulation=args.formulation))
 
@@ -69,6 +70,7 @@ def cmd_estimate(args) -> int:
     print(f"  guarantee  {res.guarantee}")
     print(f"  value      {number_text(res.value, 6)}")
     print(f"  time       {res.seconds:.3f} s")
+    print(used_line(res.details))
     return 0
 
 
@@ -88,9 +90,11 @@ def cmd_compare(args) -> int:
         return 0
     print(f"local Lipschitz constant of {res.output} over {res.domain}, input norm "
           f"{res.input_norm}; exact value {number_text(res.exact, 6)}")
-    print(f"  {'method':10} {'guarantee':9} {'value':>12} {'time (s)':>10} {'rel. error':>11}")
+    print(f"  {'method':10} {'guarantee':9} {'value':>12} {'time (s)':>10} {'rel. error':>11}"
+          "  computed with")
     for r in res.rows:
         rel = "-" if r["relative_error"] is None else f"{100 * r['relative_error']:+.2f}%"
         print(f"  {r['method']:10} {r['guarantee']:9} {number_text(r['value'], 6):>12} "
-              f"{r['seconds']:>10.4f} {rel:>11}")
+              f"{r['seconds']:>10.4f} {rel:>11}  {used_text(r['details'])}".rstrip())
+    print(f"  lipc       {__version__}")
     return 0

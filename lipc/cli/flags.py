@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import argparse
 
-from .. import __version__, api
+from .. import api
+from ..version import __version__
 from ..bounds import BOUND_METHODS
 from ..compiler.pipeline import CompileOptions
 from ..lowering import FORMULATIONS
-from ..studies.workers import Parallelism
+from ..question.question import Question, question_fields
+from ..util.workers import Parallelism
 from .argtypes import (nonnegative_float, nonnegative_int, positive_float, positive_int,
                        solver_choices, solver_name)
 
@@ -39,6 +41,11 @@ def query_flags(p: argparse.ArgumentParser, domain_required: bool = True) -> Non
                    help="instead of --output, a norm on the output vector: linf, l1, margin "
                         "(max over i != j of the Lipschitz constant of f_i - f_j), margin:T "
                         "(targeted at class T) or margin:center (T = class at the domain centre)")
+
+
+def question_from_args(args) -> Question:
+    """The question the query flags spell (lipc.question.question.Question)."""
+    return Question(**question_fields(args))
 
 
 def compile_flags(p: argparse.ArgumentParser) -> None:
@@ -140,6 +147,26 @@ def stamped(report: dict) -> dict:
     """A JSON report with the lipc version that produced it (results are compared across
     versions, and a changed default must be traceable)."""
     return {**report, "lipc_version": __version__}
+
+
+def used_text(details: dict) -> str:
+    """What a result was computed with, from its report (a LipschitzResult's stats, an
+    estimator's details): solver, formulation, bound method and the bound analyses that ran;
+    the parts a method did not use are left out."""
+    parts = [f"solver {details['solver']}"] if details.get("solver") else []
+    parts += [f"formulation {details['formulation']}"] if "formulation" in details else []
+    if "bounds" in details:
+        sources = details.get("bound_sources")
+        parts.append(f"bounds {details['bounds']}"
+                     + ("" if sources is None else f" ({', '.join(sources) or 'none'})"))
+    return ", ".join(parts)
+
+
+def used_line(details: dict) -> str:
+    """The line of a text report that says what computed it: ``used_text`` and the lipc
+    version (only the version for a method that used no solver and compiled nothing)."""
+    used = used_text(details)
+    return f"  compiled   {used}, lipc {__version__}" if used else f"  lipc       {__version__}"
 
 
 def add_parallel_flags(p: argparse.ArgumentParser) -> None:

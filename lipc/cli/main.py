@@ -10,11 +10,11 @@ import os
 import sys
 from typing import Callable
 
-from .. import __version__
+from ..version import __version__
 from ..emit import WRITERS
 from ..errors import LipcError
-from ..studies import bench as bench_cli
 from ..util.stopping import exit_status, signals_interrupt
+from . import bench as bench_cli
 from . import certify as certify_cli
 from . import dsl as dsl_cli
 from . import estimate as estimators_cli

@@ -6,19 +6,18 @@ import sys
 
 import numpy as np
 
-from .. import __version__, api
+from .. import api
 from ..bab.driver import BabOptions
 from ..core.ir import Affine, Conditional, Const, Input, Switch
 from ..solvers import SolveOptions
 from ..util.text import json_text, number_text
 from . import solverlog
-from .flags import compile_options, model, stamped
+from .flags import compile_options, model, question_from_args, stamped, used_line
 
 
 def compile_command(args) -> int:
-    p, low = api.compile(model(args), args.domain, output=args.output, input_norm=args.input_norm,
-                         out=args.out,
-                         compile_options=compile_options(args), output_norm=args.output_norm)
+    p, low = api.compile(model(args), question_from_args(args), out=args.out,
+                         compile_options=compile_options(args))
     m = low.mip
     if not args.quiet:
         print(f"wrote {args.out}: {m.n_cols} columns ({m.meta['binaries']} binary), "
@@ -36,9 +35,8 @@ def solve_result(args) -> api.LipschitzResult:
                         progress=not args.quiet and not args.json and sys.stderr.isatty())
     bab = BabOptions(workers=args.workers, scheduler=args.scheduler, tls_ca=args.tls_ca,
                      tls_cert=args.tls_cert, tls_key=args.tls_key, node_limit=args.node_limit)
-    return api.solve(model(args), args.domain, output=args.output, input_norm=args.input_norm,
-                     options=opts, compile_options=compile_options(args),
-                     output_norm=args.output_norm, engine=args.engine, bab=bab)
+    return api.solve(model(args), question_from_args(args), options=opts,
+                     compile_options=compile_options(args), engine=args.engine, bab=bab)
 
 
 def solve_command(args) -> int:
@@ -77,8 +75,7 @@ def print_result(res: api.LipschitzResult) -> None:
     print(f"  MIP        {s['columns']} columns, {s['rows']} rows, {s['nonzeros']} nonzeros, "
           f"{s['binaries']} binaries, max big-M {s['max_big_m']:.4g}")
     print(f"  solver     {res.solver}: {res.seconds:.3f} s, {res.nodes} nodes")
-    print(f"  compiled   formulation {s['formulation']}, bounds {s['bounds']} "
-          f"({', '.join(s['bound_sources']) or 'none'}), lipc {__version__}")
+    print(used_line(s))
     t = s.get("solver_settings") or {}
     if t:
         print(f"  tolerances feasibility {t['feasibility_tol']:g}, integrality "
@@ -91,8 +88,8 @@ _KIND = {Input: "input", Const: "const", Affine: "affine", Conditional: "cond", 
 
 def show_command(args) -> int:
     if args.domain:
-        p = api.problem(model(args), args.domain, args.output, args.input_norm,
-                        compile_options(args), args.output_norm)
+        p = api.problem(model(args), question_from_args(args),
+                        compile_options=compile_options(args))
         graph, nodes = p.graph, sorted(p.graph.needed(p.objective), key=lambda n: int(n[1:]))
     else:
         net = model(args)

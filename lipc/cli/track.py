@@ -10,9 +10,9 @@ from ..util.stopping import exit_status
 from ..util.text import number_text
 from .estimate import checked_samples, method_flags
 from .flags import (add_parallel_flags, compile_flags, method_flag, parallelism, query_flags,
-                    report_flags)
+                    question_from_args, report_flags)
 from ..studies.plot import check_destination, plot_track
-from ..studies.track import Question, discover, track
+from ..studies.track import Tracking, discover, track
 
 HELP = ("Lipschitz constants through training: every checkpoint with LipMIP and estimators, "
         "as CSV/JSON and a plot (the LipMIP paper's Figure 1)")
@@ -40,8 +40,7 @@ def cmd_track(args) -> int:
     if args.plot is not None:
         check_destination(args.plot)       # before any solve: format, folder, matplotlib
     methods = [m.strip().lower() for m in args.method.split(",") if m.strip()]
-    q = Question(domain=args.domain, output=args.output, input_norm=args.input_norm,
-                 output_norm=args.output_norm, output_node=args.output_node,
+    q = Tracking(question_from_args(args), output_node=args.output_node,
                  samples=checked_samples(args), seed=args.seed, time_limit=args.time_limit,
                  solver=args.solver, bounds=args.bounds, formulation=args.formulation)
     ckpts = discover(args.checkpoints)

@@ -1,4 +1,4 @@
-"""The compile stage's entry: a network (object or file) and the question's spellings (domain,
+"""The compile stage's entry: a network (object or file) and a :class:`Question` (domain,
 output, norms) to an annotated :class:`Problem`, and to the lowered flat MIP (written out when
 asked)."""
 from __future__ import annotations
@@ -14,18 +14,18 @@ from ..core.sparse import CSR
 from ..emit import write
 from ..frontends import network_of
 from ..lowering import Lowered
-from ..question.domain import Domain, domain_of
+from ..question.domain import Domain
 from ..question.query import Query
+from ..question.question import Question
 from .pipeline import CompileOptions, Problem, build_problem, copy_graph, lower_problem
 
 
-def problem(net: Network | str | Path, domain: Domain | str, output: str | None = None,
-            input_norm: str = "linf", compile_options: CompileOptions | None = None,
-            output_norm: str | None = None, normalize: bool = False) -> Problem:
+def problem(net: Network | str | Path, question: Question,
+            compile_options: CompileOptions | None = None, normalize: bool = False) -> Problem:
     """Build and annotate the IR of a Lipschitz query (nothing lowered yet).
 
-    ``output`` selects one scalar function <c, f>; ``output_norm`` instead asks for the
-    Lipschitz constant of the vector f under that norm (linf, l1, margin, margin:T).
+    The question's ``output`` selects one scalar function <c, f>; its ``output_norm`` instead
+    asks for the Lipschitz constant of the vector f under that norm (linf, l1, margin, margin:T).
     ``normalize`` scales a fixed c by an exact power of two (``Problem.scale_exp``): to max
     |c_i| in [1, 2), then, when the bound passes' certified bound of the objective is far from
     1, by that bound's power of two; so the solver's absolute tolerances never meet a tiny or
@@ -34,9 +34,7 @@ def problem(net: Network | str | Path, domain: Domain | str, output: str | None 
     (``_last_layer_scaled``).  ``solve`` undoes either exactly.
     """
     network = network_of(net)
-    dom = domain_of(domain, network.n_inputs)
-    query = Query.make(network.n_inputs, network.n_outputs, output, input_norm, output_norm,
-                       center_output=lambda: network.reference(dom.center[None, :])[0])
+    dom, query = question.resolve(network)
     c0 = query.output.fixed
     if not normalize or (c0 is not None and not np.any(c0)):
         return build_problem(network, dom, query, compile_options)
@@ -129,13 +127,12 @@ def certified_upper(p: Problem) -> float | None:
     return float(np.max(bd.hi))
 
 
-def compile(net: Network | str | Path, domain: Domain | str, output: str | None = None,
-            input_norm: str = "linf", out: str | Path | None = None,
-            compile_options: CompileOptions | None = None,
-            output_norm: str | None = None, normalize: bool = False
+def compile(net: Network | str | Path, question: Question, out: str | Path | None = None,
+            compile_options: CompileOptions | None = None, normalize: bool = False
             ) -> tuple[Problem, Lowered]:
-    """Compile a query to a flat MIP; with ``out``, also write it (format from the suffix)."""
-    p = problem(net, domain, output, input_norm, compile_options, output_norm, normalize)
+    """Compile a question to a flat MIP; with ``out``, also write it (format from the
+    suffix)."""
+    p = problem(net, question, compile_options, normalize)
     low = lower_problem(p)
     if out is not None:
         write(low.mip, out)

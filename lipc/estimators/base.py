@@ -14,6 +14,7 @@ from ..compiler.pipeline import CompileOptions, Problem, build_problem
 from ..question.domain import Domain
 from ..core.network import Network
 from ..question.query import Query
+from ..question.question import Question
 from ..core.sparse import CSR
 
 GUARANTEES = ("lower", "upper", "exact", "heuristic")
@@ -21,27 +22,34 @@ GUARANTEES = ("lower", "upper", "exact", "heuristic")
 
 @dataclass
 class Context:
-    """One Lipschitz question: network, domain, output side and input norm (as for lipc.solve)."""
+    """One Lipschitz question about a network (as for lipc.solve) and the estimators'
+    settings; the question's domain and query are resolved once, when first asked for."""
 
     network: Network
-    domain: Domain
-    output: str | None = None
-    input_norm: str = "linf"
-    output_norm: str | None = None
+    question: Question
     samples: int = 1000                    # randomlb: number of random points
     seed: int = 0
     solve_options: object = None           # lipmip / liplp: a lipc.SolveOptions
     compile_options: CompileOptions | None = None
-    _query: Query | None = field(default=None, repr=False)
+    _resolved: tuple[Domain, Query] | None = field(default=None, repr=False)
+
+    def resolve(self) -> tuple[Domain, Query]:
+        """The question's Domain and Query (resolved on the first call, then kept)."""
+        if self._resolved is None:
+            self._resolved = self.question.resolve(self.network)
+        return self._resolved
+
+    @property
+    def domain(self) -> Domain:
+        return self.resolve()[0]
 
     @property
     def query(self) -> Query:
-        if self._query is None:
-            net, dom = self.network, self.domain
-            self._query = Query.make(net.n_inputs, net.n_outputs, self.output, self.input_norm,
-                                     self.output_norm,
-                                     center_output=lambda: net.reference(dom.center[None, :])[0])
-        return self._query
+        return self.resolve()[1]
+
+    def settled_question(self) -> Question:
+        """The question over its resolved domain (what a nested lipc.solve is given)."""
+        return self.question.with_domain(self.domain)
 
     def problem(self, options: CompileOptions | None = None) -> Problem:
         return build_problem(self.network, self.domain, self.query,

@@ -15,6 +15,7 @@ import numpy as np
 from ..compiler.pipeline import lower_problem
 from ..errors import SolverError
 from ..solvers import SolveOptions, solve_mip
+from ..verify.settle import compiled_with
 
 GUARANTEE = "upper"
 
@@ -31,7 +32,8 @@ def liplp(ctx) -> tuple[float, dict]:
     opts = replace(ctx.solve_options or SolveOptions(), cross_check=None, progress=False)
     out = solve_mip(lp_relaxation(low.mip), opts)
     value = _upper(out)
-    details = {"solver": out.solver, "columns": low.mip.n_cols, "rows": low.mip.n_rows}
+    details = {"solver": out.solver, "columns": low.mip.n_cols, "rows": low.mip.n_rows,
+               **compiled_with(p)}
     if ctx.query.input_norm.reduce == "max":
         per = _per_coordinate(p, low, opts)
         if per is not None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -27,8 +27,17 @@ from ..util.arrays import load_array
 from ..errors import DomainError, ShapeError
 from .linear_set import LinearSet, l1_ball
 from ..util.capture import captured_stdout
-from ..verify.chebyshev import deepest_point
+from .chebyshev import deepest_point
 from .vnnlib import read_vnnlib
+
+
+class BallShape(NamedTuple):
+    """What a ball domain was built from: its centre is where lipc.certify certifies."""
+
+    kind: str                                       # "linf" or "l1"
+    center: np.ndarray
+    radius: np.ndarray                              # one entry per coordinate
+    clip: tuple[np.ndarray, np.ndarray] | None
 
 
 @dataclass
@@ -37,6 +46,7 @@ class Domain(LinearSet):
     # how a domain built from scalars only (lipc.Box(0, 1)) is rebuilt for the network's
     # number of inputs, which it does not know when it is made
     resize: Callable[[int], "Domain"] | None = field(default=None, repr=False, compare=False)
+    ball: BallShape | None = field(default=None, repr=False, compare=False)   # a ball's own
 
     def fit(self, dim: int) -> "Domain":
         """This domain for a network with ``dim`` inputs (scalar-built domains broadcast)."""
@@ -114,10 +124,11 @@ def ball_domain(kind: str, center: np.ndarray, radius: np.ndarray,
     lo, hi = center - radius, center + radius
     if clip is not None:
         lo, hi = np.maximum(lo, clip[0]), np.minimum(hi, clip[1])
+    shape = BallShape(kind, center, radius, clip)
     if kind == "linf":
-        return Domain(lo, hi, description=desc)
+        return Domain(lo, hi, description=desc, ball=shape)
     ball = l1_ball(center, float(radius[0]), lo, hi)
-    return Domain(**vars(ball), description=desc)
+    return Domain(**vars(ball), description=desc, ball=shape)
 
 
 def _polytope(args: list[str], dim: int, base: Path | None) -> Domain:
@@ -267,7 +278,7 @@ def domain_of(domain: "Domain | str", dim: int, base: Path | None = None) -> Dom
                       f"Polytope, not a {type(domain).__name__}")
 
 
-def _vector(value, dim: int, what: str) -> np.ndarray:
+def vector_of(value, dim: int, what: str) -> np.ndarray:
     """A float64 vector of ``dim`` entries from a scalar (broadcast) or an array."""
     try:
         arr = np.asarray(value, dtype=np.float64).ravel()
@@ -290,7 +301,8 @@ def _clip(clip, dim: int) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     if len(clip) != 2:
         raise DomainError("clip is a pair (lo, hi) of numbers or arrays")
-    return _vector(clip[0], dim, "clip lower bound"), _vector(clip[1], dim, "clip upper bound")
+    return (vector_of(clip[0], dim, "clip lower bound"),
+            vector_of(clip[1], dim, "clip upper bound"))
 
 
 def _sized(build: Callable[[int], Domain], *values) -> Domain:
@@ -307,7 +319,7 @@ def _sized(build: Callable[[int], Domain], *values) -> Domain:
 
 
 def _box_at(lo, hi, n: int) -> Domain:
-    return Domain(_vector(lo, n, "box lower bound"), _vector(hi, n, "box upper bound"),
+    return Domain(vector_of(lo, n, "box lower bound"), vector_of(hi, n, "box upper bound"),
                   description=f"box [{_text(lo)}, {_text(hi)}]")
 
 
@@ -316,7 +328,8 @@ def _ball_at(kind: str, center, radius, clip, n: int) -> Domain:
     desc = f"{name} ball around {_text(center)} of radius {_text(radius)}"
     if clip is not None:
         desc += f" clipped to [{_text(clip[0])}, {_text(clip[1])}]"
-    return ball_domain(kind, _vector(center, n, "ball centre"), _vector(radius, n, "ball radius"),
+    return ball_domain(kind, vector_of(center, n, "ball centre"),
+                       vector_of(radius, n, "ball radius"),
                        _clip(clip, n), desc)
 
 

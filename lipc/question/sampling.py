@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LipcError
-from ..verify.chebyshev import deepest_point
+from .chebyshev import deepest_point
 
 
 def l1_ball_of(dom) -> tuple[np.ndarray, float] | None:

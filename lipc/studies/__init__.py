@@ -1,1 +1,2 @@
-"""Studies built on the pipeline: benchmark libraries, training-run tracking, workers, training, plots and tables."""
+"""Studies built on the pipeline: benchmark libraries, training-run tracking, training, plots
+and tables."""

@@ -14,7 +14,7 @@ manifest::
     series = "l2"                   # optional: else the name of the file's folder
 
 A *series* is one training run (the plot draws a line per series and method); the *step* orders
-checkpoints within it.  Jobs run on lipc.studies.workers (local processes or a Dask scheduler).  Each
+checkpoints within it.  Jobs run on lipc.util.workers (local processes or a Dask scheduler).  Each
 finished row is written at once to ``OUT/rows/`` under a key of the checkpoint's bytes and the
 question, so an interrupted run resumes where it stopped; ``OUT/track.csv`` and
 ``OUT/track.json`` are written at the end.
@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TextIO
 
@@ -36,9 +36,10 @@ from ..util.ownership import Ledger
 from ..errors import LipcError
 from ..util.fingerprint import fingerprint
 from .tables import csv_text
-from .workers import Parallelism, Progress, run_jobs
+from ..util.workers import Parallelism, Progress, run_jobs
 from .. import api
 from ..compiler.pipeline import CompileOptions
+from ..question.question import Question
 from ..estimators import ESTIMATORS
 from ..solvers import SolveOptions, get
 from ..solvers.run import race_names
@@ -56,13 +57,11 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
-class Question:
-    """What is asked of every checkpoint: the arguments of lipc.api.estimate."""
+class Tracking:
+    """What is asked of every checkpoint (the question) and how (the other arguments of
+    lipc.api.estimate)."""
 
-    domain: str
-    output: str | None = None
-    input_norm: str = "linf"
-    output_norm: str | None = None
+    question: Question
     output_node: str | None = None
     samples: int = 1000
     seed: int = 0
@@ -70,6 +69,11 @@ class Question:
     solver: str = "auto"
     bounds: str = "auto"
     formulation: str = "lipc"
+
+    def to_dict(self) -> dict:
+        """One flat record (track.json's ``question``, the rows' resume key)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "question"}
+        return {**self.question.to_dict(), **d}
 
 
 @dataclass
@@ -164,15 +168,14 @@ def discover(items: list[str]) -> list[Checkpoint]:
 
 # ---------------------------------------------------------------------- one row
 
-def track_one(ckpt: Checkpoint, method: str, q: Question) -> dict:
+def track_one(ckpt: Checkpoint, method: str, q: Tracking) -> dict:
     """One checkpoint and method (in a worker): lipc.api.estimate, as ``lipc estimate``."""
 
     row = dict(series=ckpt.series, step=ckpt.step, checkpoint=ckpt.path, method=method)
     try:
         net = api.load(ckpt.path, output_node=q.output_node)
         res = api.estimate(
-            net, q.domain, output=q.output, input_norm=q.input_norm, output_norm=q.output_norm,
-            method=method, samples=q.samples, seed=q.seed,
+            net, q.question, method=method, samples=q.samples, seed=q.seed,
             options=SolveOptions(time_limit=q.time_limit, solver=q.solver, seed=q.seed),
             compile_options=CompileOptions(bounds=q.bounds, formulation=q.formulation))
     except LipcError as e:                 # e.g. a missing optional extra: a row that says so
@@ -204,12 +207,12 @@ def _row_file(out: Path, ckpt: Checkpoint, method: str) -> Path:
     return out / "rows" / f"{safe}-{tag}__{ckpt.step}__{method}.json"
 
 
-def check_question(ckpt: Checkpoint, q: Question, methods: list[str]) -> None:
+def check_question(ckpt: Checkpoint, q: Tracking, methods: list[str]) -> None:
     """Raise the LipcError of a mistake every checkpoint would share (the domain, the output,
     a norm, the output node, the solver), once and before any work, instead of an error row
     per checkpoint and method."""
     net = api.load(ckpt.path, output_node=q.output_node)
-    api.check_question(net, q.domain, q.output, q.input_norm, q.output_norm)
+    api.check_question(net, q.question)
     if {"lipmip", "liplp"} & set(methods):
         choice = q.solver.strip().lower()
         race_names(choice) if choice.startswith("race") else get(choice)
@@ -224,7 +227,7 @@ def _shown(path: str) -> str:
 
 # ---------------------------------------------------------------------- the run
 
-def track(checkpoints: list[Checkpoint], question: Question, methods: list[str],
+def track(checkpoints: list[Checkpoint], question: Tracking, methods: list[str],
           out_dir: str | Path, parallelism: Parallelism = Parallelism(),
           progress: TextIO | None = None) -> TrackReport:
     """Run every (checkpoint, method) job not finished by an earlier run into ``out_dir``."""
@@ -242,7 +245,7 @@ def track(checkpoints: list[Checkpoint], question: Question, methods: list[str],
     report = TrackReport()
     done: dict[tuple, dict] = {}
     jobs = []
-    question_key = fingerprint(asdict(question))
+    question_key = fingerprint(question.to_dict())
     for c in checkpoints:
         ckpt_key = _checkpoint_key(c, question_key)
         for m in methods:
@@ -279,14 +282,14 @@ def _read_row(ledger: Ledger, path: Path) -> dict | None:
     return row if ok else None
 
 
-def _job(ckpt: Checkpoint, method: str, q: Question, key: str) -> dict:
+def _job(ckpt: Checkpoint, method: str, q: Tracking, key: str) -> dict:
     return dict(track_one(ckpt, method, q), key=key)
 
 
-def _write_tables(ledger: Ledger, rows: list[dict], q: Question, methods: list[str]) -> None:
+def _write_tables(ledger: Ledger, rows: list[dict], q: Tracking, methods: list[str]) -> None:
     out = ledger.root
     ledger.write(out / "track.csv", csv_text(CSV_FIELDS, rows).encode())
-    doc = dict(question=asdict(q), methods=methods, rows=rows)
+    doc = dict(question=q.to_dict(), methods=methods, rows=rows)
     ledger.write(out / "track.json",
                  (json.dumps(doc, indent=1, default=float) + "\n").encode())
 

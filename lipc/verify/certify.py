@@ -32,6 +32,7 @@ from ..frontends import network_of
 from ..question.domain import Domain, check_domain, parse_vector
 from ..question.linear_set import l1_ball
 from ..question.norms import parse_input_norm
+from ..question.question import Question
 from ..solvers import SolveOptions
 from .settle import solve
 
@@ -146,6 +147,7 @@ class ClassRow:
     status: str                     # lipc.solve's status for L_j, or "skipped"
     radius: float | None            # margin / upper (inf for a constant margin); None: skipped
     seconds: float = 0.0
+    solver: str | None = None       # the back end that answered (None: skipped)
 
 
 @dataclass
@@ -165,6 +167,8 @@ class CertifyResult:
     classes: list[ClassRow] = field(default_factory=list)
     unproved: list[int] = field(default_factory=list)
     message: str = ""
+    # how the constants were compiled: formulation, bounds option, bound analyses that ran
+    compiled: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """Plain JSON types; an unbounded per-class radius (constant margin) is the string
@@ -192,19 +196,43 @@ def _row(j: int, margin: float, res) -> ClassRow:
     else:
         radius = float(margin / np.nextafter(upper, np.inf))
         radius = float(np.nextafter(radius, 0.0))
-    return ClassRow(j, float(margin), res.lower, upper, res.status, radius, res.seconds)
+    return ClassRow(j, float(margin), res.lower, upper, res.status, radius, res.seconds,
+                    res.solver)
 
 
-def certify(net: Network | str, domain: Ball | str, *, input_norm: str | None = None,
-            options: SolveOptions | None = None,
+def ball_of(domain: Domain, dim: int) -> Ball:
+    """The Ball of a domain object built as a ball (lipc.LinfBall, lipc.L1Ball) for a
+    ``dim``-input network: its centre, one radius and its clip box."""
+    shape = domain.fit(dim).ball
+    if shape is None:
+        raise DomainError(f"certify needs a ball with a centre (lipc.LinfBall or lipc.L1Ball), "
+                          f"not the {domain.description or 'domain given'}")
+    if np.ptp(shape.radius) != 0:
+        raise DomainError("certify needs one ball radius, not one per coordinate")
+    lo, hi = shape.clip if shape.clip is not None else (None, None)
+    return Ball(shape.kind, shape.center, float(shape.radius[0]), lo, hi, domain.description)
+
+
+# how certify reads its domain argument: a Ball as it is, a domain object by its ball, a spec
+_BALL_READERS: dict[type, Callable[[object, int], Ball]] = {
+    Ball: lambda ball, dim: ball, Domain: ball_of, str: parse_ball}
+
+
+def certify(net: Network | str, domain: Ball | Domain | str, *,
+            input_norm: str | None = None, options: SolveOptions | None = None,
             compile_options: CompileOptions | None = None) -> CertifyResult:
-    """The certified robustness radius at the centre of ``domain`` (a ball), w.r.t.
-    ``input_norm`` (default: the ball's own norm).  ``options.time_limit`` is the budget of
-    the whole certification, shared among the per-class constants."""
+    """The certified robustness radius at the centre of ``domain`` (a Ball, a ball built by
+    lipc.LinfBall / lipc.L1Ball, or a linf:/l1: spec), w.r.t. ``input_norm`` (default: the
+    ball's own norm).  ``options.time_limit`` is the budget of the whole certification, shared
+    among the per-class constants."""
     t0 = time.monotonic()
     network = network_of(net)
     dim = network.n_inputs
-    ball = domain if isinstance(domain, Ball) else parse_ball(str(domain), dim)
+    read = next((f for t, f in _BALL_READERS.items() if isinstance(domain, t)), None)
+    if read is None:
+        raise DomainError(f"certify's domain is a ball (lipc.LinfBall, lipc.L1Ball, "
+                          f"lipc.Ball or a linf:/l1: spec), not a {type(domain).__name__}")
+    ball = read(domain, dim)
     _check_ball(ball, dim)
     dom = ball.domain()
     norm = parse_input_norm(input_norm or ball.kind).name
@@ -216,9 +244,11 @@ def certify(net: Network | str, domain: Ball | str, *, input_norm: str | None = 
     y, margins, ref = _margins(network, ball.center)
     others = [j for j in range(network.n_outputs) if j != y]
 
-    def done(status: str, radius: float, rows: list[ClassRow], unproved=(), message=""):
+    def done(status: str, radius: float, rows: list[ClassRow], unproved=(), message="",
+             compiled=None):
         return CertifyResult(status, radius, y, ball.radius, cap, norm, dom.description,
-                             time.monotonic() - t0, ref.tolist(), rows, list(unproved), message)
+                             time.monotonic() - t0, ref.tolist(), rows, list(unproved), message,
+                             compiled or {})
 
     tied = [j for j in others if not margins[j] > 0]
     if tied:
@@ -229,16 +259,20 @@ def certify(net: Network | str, domain: Ball | str, *, input_norm: str | None = 
                     "certifiably positive at the centre")
     opts = options or SolveOptions()
     deadline = None if opts.time_limit is None else t0 + opts.time_limit
-    rows = []
+    rows, stats = [], []
     for k, j in enumerate(others):
-        res = solve(network, dom, f"{y}-{j}", norm, _budget(opts, deadline, len(others) - k),
-                    compile_options=compile_options)
+        res = solve(network, Question(dom, f"{y}-{j}", input_norm=norm),
+                    _budget(opts, deadline, len(others) - k), compile_options=compile_options)
         rows.append(_row(j, margins[j], res))
+        stats.append(res.stats)
+    compiled = {k: stats[0][k] for k in ("formulation", "bounds")}
+    compiled["bound_sources"] = sorted({b for s in stats for b in s["bound_sources"]})
     unproved = [r.cls for r in rows if r.status != "optimal"]
     radius = min([cap] + [r.radius for r in rows])
     if unproved:
         many = len(unproved) > 1
         return done("certified_partial", radius, rows, unproved, "not proved optimal: the "
                     f"constant{'s' if many else ''} to class{'es' if many else ''} "
-                    f"{', '.join(map(str, unproved))}; their upper bounds give the radius")
-    return done("certified", radius, rows)
+                    f"{', '.join(map(str, unproved))}; their upper bounds give the radius",
+                    compiled)
+    return done("certified", radius, rows, compiled=compiled)

@@ -18,7 +18,7 @@ from ..question.domain import Domain, domain_of
 from ..question.query import parse_output
 from ..solvers import SolveOptions, solve_mip
 from .settle import close, relative_gap, settle_outcome
-from .chebyshev import deepest_point
+from ..question.chebyshev import deepest_point
 
 _SENSES = {"maximize": 1.0, "max": 1.0, "minimize": -1.0, "min": -1.0}
 

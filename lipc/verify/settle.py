@@ -13,7 +13,7 @@ from ..compiler.entry import certified_upper, compile
 from ..compiler.pipeline import CompileOptions, Problem
 from ..core.network import Network
 from ..lowering import Lowered
-from ..question.domain import Domain
+from ..question.question import Question
 from ..errors import LipcError
 from ..solvers import SolveOptions, auto_order, solve_mip
 from ..util.deadline import deadline
@@ -124,18 +124,15 @@ def relative_gap(lo: float | None, hi: float | None) -> float | None:
     return 0.0 if hi <= lo else (hi - lo) / scale
 
 
-def solve(net: Network | str | Path, domain: Domain | str, output: str | None = None,
-          input_norm: str = "linf", options: SolveOptions | None = None,
-          compile_options: CompileOptions | None = None,
-          output_norm: str | None = None) -> LipschitzResult:
+def solve(net: Network | str | Path, question: Question, options: SolveOptions | None = None,
+          compile_options: CompileOptions | None = None) -> LipschitzResult:
     """Compute the local Lipschitz constant with a MIP solver (``options.solver``, default the
     best installed one) and verify the witness.  ``options.time_limit`` covers the compile too:
     the solver gets what is left."""
     opts = options or SolveOptions()
     t0 = time.perf_counter()
     with deadline(opts.time_limit) as d:
-        p, low = compile(net, domain, output, input_norm, compile_options=compile_options,
-                         output_norm=output_norm, normalize=True)
+        p, low = compile(net, question, compile_options=compile_options, normalize=True)
     if opts.time_limit is not None:
         opts = replace(opts, time_limit=max(opts.time_limit - (time.perf_counter() - t0),
                                             MIN_SOLVER_SECONDS))
@@ -187,8 +184,7 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
     stats = dict(p.stats(), columns=mip.n_cols, rows=mip.n_rows, nonzeros=mip.nnz,
                  binaries=mip.meta["binaries"], max_big_m=mip.meta["max_big_m"],
                  timings={k: round(v, 6) for k, v in p.timings.items()},
-                 solver_settings=outcome.settings, formulation=p.options.formulation,
-                 bounds=p.options.bounds, bound_sources=_bound_sources(p),
+                 solver_settings=outcome.settings, **compiled_with(p),
                  primal=dict(value=up(primal.value), seconds=round(primal.seconds, 6),
                              points=primal.points))
     return LipschitzResult(status, value, lower, upper, incumbent,
@@ -263,7 +259,13 @@ def _confirm(p: Problem, low: Lowered, opts: SolveOptions, outcome, witness, acc
     return witness
 
 
-def _bound_sources(p: Problem) -> list[str]:
-    """The bound analyses that actually produced the big-M constants (``--bounds auto`` runs LP
-    tightening only with HiGHS installed and on small models, so the option alone does not say)."""
-    return sorted({b.source for b in p.graph.bounds.values()} - {"domain"})
+def compiled_with(p: Problem) -> dict:
+    """How ``p`` was compiled, for the reports: the formulation, the ``--bounds`` option and the
+    bound analyses that actually produced the big-M constants (``--bounds auto`` runs LP
+    tightening only with HiGHS installed and on small models, so the option alone does not
+    say)."""
+    return dict(formulation=p.options.formulation, bounds=p.options.bounds,
+                bound_sources=sorted({b.source for b in p.graph.bounds.values()} - {"domain"}))
+
+
+COMPILED_KEYS = ("formulation", "bounds", "bound_sources")      # the keys of compiled_with

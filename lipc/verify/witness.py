@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..bounds.interval import gamma
-from .chebyshev import deepest_point
+from ..question.chebyshev import deepest_point
 from ..compiler.pipeline import Problem
 from ..core.ir import Affine, Conditional, Const, Input, Switch
 from ..core.sparse import absolute

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dataclasses import replace
+
 from .build import DSLQuery, Program, build, load_program
 from .printer import to_dsl
 from ...errors import DomainError, ModelError
 from ...core.network import Network
+from ...question.question import Question
 
 __all__ = ["DSLQuery", "Program", "build", "load_program", "load_network", "to_dsl",
-           "query_domain"]
+           "query_domain", "query_question"]
 
 
 def load_network(path: str | Path, output_node: str | None = None) -> Network:
@@ -39,9 +42,19 @@ def load_network(path: str | Path, output_node: str | None = None) -> Network:
                      "`output EXPR` to use it as a network, or choose a query")
 
 
+def query_question(q: DSLQuery, domain=None, input_norm=None) -> Question:
+    """The question of a query, its domain checked present: ``domain`` (e.g. from --domain)
+    and ``input_norm`` override the program's."""
+    question = q.question.with_domain(domain)
+    if input_norm:
+        question = replace(question, input_norm=input_norm)
+    query_domain(q, question.domain)
+    return question
+
+
 def query_domain(q: DSLQuery, domain=None):
     """The domain of a query: ``domain`` (e.g. from --domain) overrides the program's."""
-    dom = domain if domain is not None else q.domain
+    dom = domain if domain is not None else q.question.domain
     if dom is None:
         raise DomainError(f"query {q.label} ({q.kind} {q.text}) has no domain: declare one with "
                           "the input (`input x[2] in box(0, 1)`), add `over DOMAIN` to the "

@@ -14,24 +14,24 @@ A program becomes one IR graph; each query (and the ``output`` statement) gets a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from lark import Tree
 
-from ...question.domain import DOMAIN_KINDS as DOMAIN_PARSERS
-from ...question.domain import (Domain, check_domain, normalised_rows, parse_domain,
-                                polytope_box)
+from ...question.domain import (Domain, ball_domain, check_domain, parse_domain, polytope_domain,
+                                vector_of)
 from .eval import (BUILTINS, DOMAIN_KINDS, DomainSpec, Evaluation, Func, Interpreter, Sym,
                    describe, is_const, names_used, string_literal)
 from .parse import Source, located, parse
-from ...errors import DSLError, DSLNameError, DSLShapeError, ModelError, ShapeError
+from ...errors import DomainError, DSLError, DSLNameError, DSLShapeError, ModelError
 from ...core.ir import Affine, Conditional, Const, Input, IRGraph, Switch, Term, relu
 from ...core.network import Network
 from ...util.compressed import read_maybe_gzip
-from ...question.norms import InputNorm, abs_node, max_node, parse_input_norm
+from ...question.norms import abs_node, max_node, parse_input_norm
 from ...question.outputs import parse_output_norm
+from ...question.question import Question
 
 
 # An input's entries are MIP columns (twice: forward and backward pass); a million is far past
@@ -224,16 +224,14 @@ class Builder(Interpreter):
 
 # ---------------------------------------------------------------------- domains
 
-def _fmt(v: np.ndarray) -> str:
-    return ",".join(repr(float(x)) for x in np.ravel(v))
-
-
 _DOMAIN_PARAMS = {"box": ("lo", "hi"), "linf": ("center", "radius", "lo", "hi"),
                   "l1": ("center", "radius", "lo", "hi"), "polytope": ("A", "b", "lo", "hi")}
 
 
 def make_domain(value, dim: int, base: Path) -> Domain:
-    """A Domain from a domain value of the language, through lipc.question.domain's own parsers."""
+    """A Domain from a domain value of the language: a spec string through
+    lipc.question.domain's parser, a ``box(...)`` / ``linf(...)`` / ``l1(...)`` /
+    ``polytope(...)`` value from its arrays directly (DOMAIN_BUILDERS)."""
     if isinstance(value, str):
         return parse_domain(value, dim, base)
     if not isinstance(value, DomainSpec):
@@ -255,29 +253,42 @@ def make_domain(value, dim: int, base: Path) -> Domain:
     missing = [k for k in names[:2] if k not in args]
     if missing:
         raise DSLError(f"{value.kind}() needs {' and '.join(missing)}")
-    if value.kind == "polytope":
-        dom = _polytope(args, dim)
-    else:
-        spec = [_fmt(args[k]) for k in names[:2]]
-        if value.kind != "box" and ("lo" in args or "hi" in args):
-            spec += [_fmt(args.get("lo", np.array(-np.inf))),
-                     _fmt(args.get("hi", np.array(np.inf)))]
-        dom = check_domain(DOMAIN_PARSERS[value.kind](spec, dim, base))
-    dom.description = value.text
-    return dom
+    return check_domain(DOMAIN_BUILDERS[value.kind](args, dim, value.text))
 
 
-def _polytope(args: dict, dim: int) -> Domain:
-    A, b = args["A"], np.ravel(args["b"])
-    if A.ndim != 2 or A.shape[1] != dim:
-        raise ShapeError(f"polytope matrix A has shape {A.shape}; the input has {dim} entries")
-    if A.shape[0] != b.size:
-        raise ShapeError(f"polytope: A has {A.shape[0]} rows but b has {b.size} entries")
-    lo = np.broadcast_to(args.get("lo", np.array(-np.inf)), (dim,)).astype(np.float64)
-    hi = np.broadcast_to(args.get("hi", np.array(np.inf)), (dim,)).astype(np.float64)
-    A, b = normalised_rows(A, b, "polytope")
-    lo, hi = polytope_box(A, b, lo, hi)
-    return check_domain(Domain(lo, hi, A=A, B=None, r_lo=np.full(b.size, -np.inf), r_hi=b))
+def _clip(args: dict, dim: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The optional box [lo, hi] of a ball or polytope (an absent side is unbounded)."""
+    if "lo" not in args and "hi" not in args:
+        return None
+    return (vector_of(args.get("lo", -np.inf), dim, "clip lower bound"),
+            vector_of(args.get("hi", np.inf), dim, "clip upper bound"))
+
+
+def _box(args: dict, dim: int, text: str) -> Domain:
+    return Domain(vector_of(args["lo"], dim, "box lower bound"),
+                  vector_of(args["hi"], dim, "box upper bound"), description=text)
+
+
+def _ball(kind: str):
+    def build(args: dict, dim: int, text: str) -> Domain:
+        radius = args["radius"]
+        if kind == "l1" and np.size(radius) != 1:
+            raise DomainError(f"l1 ball radius must be a number, not {describe(radius)}")
+        return ball_domain(kind, vector_of(args["center"], dim, "ball centre"),
+                           vector_of(radius, dim, "ball radius"), _clip(args, dim), text)
+    return build
+
+
+def _polytope(args: dict, dim: int, text: str) -> Domain:
+    A = np.asarray(args["A"], dtype=np.float64)
+    return polytope_domain(A, np.ravel(args["b"]).astype(np.float64), dim, _clip(args, dim),
+                           text)
+
+
+# a domain value's kind -> its builder from the value's arrays (the language's box(), linf(),
+# l1(), polytope()), the same sets as the spec strings of lipc.question.domain
+DOMAIN_BUILDERS = {"box": _box, "linf": _ball("linf"), "l1": _ball("l1"),
+                   "polytope": _polytope}
 
 
 # ---------------------------------------------------------------------- programs
@@ -291,9 +302,9 @@ class DSLQuery:
     kind: str                       # "lipschitz" | "maximize" | "minimize"
     text: str                       # the expression as written
     network: Network                # input -> the queried expression
-    input_norm: InputNorm | None = None
-    output_norm: str | None = None  # None: the expression is a scalar (c = [1])
-    domain: Domain | None = None    # from `over`, else the input's declaration
+    # its domain (from `over`, else the input's declaration; None: none given), input norm
+    # and output norm (None: the expression is a scalar, c = [1])
+    question: Question = Question()
     line: int = 0
 
     @property
@@ -303,9 +314,9 @@ class DSLQuery:
     def describe(self) -> str:
         parts = [f"{self.kind} {self.text}"]
         if self.kind == "lipschitz":
-            parts.append(f"input {self.input_norm.name}")
-            if self.output_norm:
-                parts.append(f"output {self.output_norm}")
+            parts.append(f"input {self.question.input_norm.name}")
+            if self.question.output_norm:
+                parts.append(f"output {self.question.output_norm}")
         return " ".join(parts)
 
 
@@ -434,7 +445,8 @@ def _query(kind: str):
         net_name = f"{prog.name}:{name if name is not None else index}"
         with located(expr, prog.source):
             net = prog.network_for(value, expr, net_name)
-        q = DSLQuery(index, name, kind, _text(prog, expr), net, domain=prog.domain,
+        q = DSLQuery(index, name, kind, _text(prog, expr), net,
+                     Question(prog.domain, input_norm=parse_input_norm("linf")),
                      line=st.meta.line)
         seen = set()
         for opt in opts:
@@ -451,10 +463,8 @@ def _query(kind: str):
                 raise DSLShapeError(f"{kind} needs a single number, but {q.text} is a vector "
                                     f"of size {m}; pick an entry (e.g. {q.text}[0]) or max()")
             if kind == "lipschitz":
-                if q.input_norm is None:
-                    q.input_norm = parse_input_norm("linf")
-                q.input_norm.check_dim(net.n_inputs)
-                if q.output_norm is None and m != 1:
+                q.question.input_norm.check_dim(net.n_inputs)
+                if q.question.output_norm is None and m != 1:
                     raise DSLShapeError(f"{q.text} is a vector of size {m}: give an output "
                                         "norm (output linf, l1, margin, margin:T, margin:center) "
                                         "or ask about a single number such as y[0] - y[1]")
@@ -471,19 +481,21 @@ def _opt_over(prog: Program, q: DSLQuery, opt: Tree, b: Builder) -> None:
     if prog.input_node is None:
         raise DSLError("the program declares no input")
     with located(opt.children[0], prog.source):
-        q.domain = make_domain(b.eval(opt.children[0]), q.network.n_inputs, prog.base)
+        q.question = q.question.with_domain(
+            make_domain(b.eval(opt.children[0]), q.network.n_inputs, prog.base))
 
 
 def _opt_in(prog: Program, q: DSLQuery, opt: Tree, b: Builder) -> None:
-    q.input_norm = parse_input_norm(_norm_text(opt), prog.base)
+    q.question = replace(q.question, input_norm=parse_input_norm(_norm_text(opt), prog.base))
 
 
 def _opt_out(prog: Program, q: DSLQuery, opt: Tree, b: Builder) -> None:
     if q.kind != "lipschitz":
         raise DSLError(f"{q.kind} takes no output norm")
-    q.output_norm = _norm_text(opt)
+    norm = _norm_text(opt)
     m = q.network.n_outputs
-    parse_output_norm(q.output_norm, m, lambda: np.zeros(m))
+    parse_output_norm(norm, m, lambda: np.zeros(m))
+    q.question = replace(q.question, output_norm=norm)
 
 
 _OPTIONS = {"over": _opt_over, "in_norm": _opt_in, "out_norm": _opt_out}

@@ -14,7 +14,7 @@ Layout of the output directory::
     <lib>.csv                    sizes, big-M and coefficient ranges, status, tags, values
     README.md                    what the library holds and how it was made
 
-Workers (local processes or a Dask cluster, lipc.studies.workers) compile and solve; only this
+Workers (local processes or a Dask cluster, lipc.util.workers) compile and solve; only this
 driver writes, each file atomically (temp file + rename) and recorded in the folder's ownership
 ledger (lipc.util.ownership: a folder holding anything else is refused, and only recorded files
 are ever overwritten or pruned), so an interrupted build leaves no partial file
@@ -48,7 +48,7 @@ from ...emit import WRITERS
 from ...errors import LipcError
 from ...util.ownership import Ledger
 from ..tables import csv_text
-from ..workers import Parallelism, Progress, run_jobs
+from ...util.workers import Parallelism, Progress, run_jobs
 from .manifest import (Instance, Manifest, generated_file_name, generated_onnx_bytes,
                        is_generated, load_manifest)
 from .readme import library_readme
@@ -159,7 +159,7 @@ def _ranges(mip) -> dict:
 
 def _tags(inst: Instance, ranges: dict, max_big_m: float, check_ok: bool,
           wall_clock: bool) -> str:
-    tags = [inst.formulation, f"in_{inst.input_norm}", "generated" if is_generated(
+    tags = [inst.formulation, f"in_{inst.question.input_norm}", "generated" if is_generated(
         inst.network) else "file"] + ([NOT_REPRODUCIBLE] if wall_clock else [])
     cmin, cmax = ranges["coef_min"], ranges["coef_max"]
     if (not check_ok or max_big_m > NUMERICS_BIG_M
@@ -209,8 +209,7 @@ def _build_one(inst: Instance, generated: bytes | None, time_limit: float | None
     net = _load_network(inst, generated)
     copts = CompileOptions(bounds=inst.bounds, formulation=inst.formulation,
                            passes=inst.passes)
-    p, low = api.compile(net, inst.domain, output=inst.output, input_norm=inst.input_norm,
-                         compile_options=copts, output_norm=inst.output_norm)
+    p, low = api.compile(net, inst.question, compile_options=copts)
     buf = io.BytesIO()
     WRITERS[".mps.gz"](low.mip, buf)
     mps = buf.getvalue()
@@ -242,8 +241,9 @@ def _build_one(inst: Instance, generated: bytes | None, time_limit: float | None
         sol = sol_text(*checked, file_value).encode()
     s = res.stats
     ranges = _ranges(low.mip)
-    record = dict(name=inst.name, key=inst.key(), network=inst.network, domain=inst.domain,
-                  output=inst.output or inst.output_norm or "", rows=s["rows"],
+    q = inst.question
+    record = dict(name=inst.name, key=inst.key(), network=inst.network, domain=q.domain,
+                  output=q.output or q.output_norm or "", rows=s["rows"],
                   columns=s["columns"], binaries=s["binaries"], nonzeros=s["nonzeros"],
                   min_big_m=float(low.mip.meta["min_big_m"]),
                   max_big_m=float(s["max_big_m"]), **ranges,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -33,30 +33,32 @@ import numpy as np
 from ...errors import LipcError
 from ...bounds import BOUND_METHODS
 from ...lowering import FORMULATIONS
+from ...question.question import QUESTION_FIELDS, Question, question_fields
 from ...util.fingerprint import fingerprint
 from ..training import REGULARIZERS, mlp_onnx_bytes, synthetic_clusters, train_mlp
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_KEYS = {"name", "network", "domain", "output", "output_norm", "input_norm", "formulation",
-         "bounds", "passes"}
+_KEYS = {"name", "network", *QUESTION_FIELDS, "formulation", "bounds", "passes"}
 
 
 @dataclass(frozen=True)
 class Instance:
     name: str
     network: str                  # "random:SIZES:SEED" or an absolute path
-    domain: str                   # spec with absolute .npy paths
-    output: str | None = None
-    output_norm: str | None = None
-    input_norm: str = "linf"
+    question: Question            # its spellings; the domain's .npy paths made absolute
     formulation: str = "lipc"
     bounds: str = "auto"
     passes: bool = True
 
+    def record(self) -> dict:
+        """The entry as one flat dict of its manifest keys."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "question"}
+        return {**d, **self.question.to_dict()}
+
     def key(self) -> str:
         """A digest of what determines the instance file (for resume): the entry and the
         contents of the network and of every file its specs name."""
-        return fingerprint(asdict(self))
+        return fingerprint(self.record())
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,7 @@ def load_manifest(path: str | Path) -> Manifest:
         seen.add(e["name"])
         if e.get("output") is not None and e.get("output_norm") is not None:
             raise _err(path, f"{where}: give output or output_norm, not both")
-        for key in ("output", "output_norm", "input_norm", "formulation", "bounds"):
+        for key in (*QUESTION_FIELDS, "formulation", "bounds"):
             if key in e and not isinstance(e[key], str):
                 raise _err(path, f"{where}: {key!r} must be a string")
         if "passes" in e and not isinstance(e["passes"], bool):
@@ -254,9 +256,10 @@ def load_manifest(path: str | Path) -> Manifest:
                 raise _err(path, f"{where}: network file {net!r} not found (relative to "
                            f"{base})")
             net = str(p)
+        question = Question(**dict(question_fields(e),
+                                   domain=_resolve_domain(e["domain"], base)))
         out.append(Instance(
-            name=e["name"], network=net, domain=_resolve_domain(e["domain"], base),
-            output=e.get("output"), output_norm=e.get("output_norm"),
-            input_norm=e.get("input_norm", "linf"), formulation=e.get("formulation", "lipc"),
-            bounds=e.get("bounds", "auto"), passes=e.get("passes", True)))
+            name=e["name"], network=net, question=question,
+            formulation=e.get("formulation", "lipc"), bounds=e.get("bounds", "auto"),
+            passes=e.get("passes", True)))
     return Manifest(name, path, tuple(out), node_limit)

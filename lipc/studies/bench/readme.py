@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from ... import __version__
+from ...version import __version__
 from .manifest import Manifest
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from ..errors import LipcError
-from ..util.stopping import child_signals
+from .stopping import child_signals
 
 Job = tuple[str, tuple]
 CONNECT_TIMEOUT = "10s"          # to reach a Dask scheduler

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..question.linear_set import LinearSet
+from .linear_set import LinearSet
 from ..util.capture import captured_stdout
 
 
