@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import LipcError
+from ...question.question import Question
 from ...question.vnnlib import output_constraints
 from ...util.compressed import plain_name
 from .manifest import Instance, Manifest
@@ -145,7 +146,7 @@ def vnncomp_manifest(folder: str | Path, name: str | None = None) -> Manifest:
             key = f"{stem}_{k}"
         seen.add(key)
         instances.append(Instance(name=key, network=str(paths[0]),
-                                  domain=f"vnnlib:{paths[1]}", **asked))
+                                  question=Question(domain=f"vnnlib:{paths[1]}", **asked)))
     return Manifest(lib, table, tuple(instances),
                     rebuild=f"lipc bench build --vnncomp {base.name} -o {lib}/",
                     origin="VNN-COMP benchmark list")
