@@ -34,7 +34,7 @@ import scipy.sparse as sp
 
 from .interval import INTERVAL_RULES, gamma
 from ..core.ir import Affine, Bounds, Conditional, Const, Input, IRGraph, Switch
-from ..core.sparse import CSR, absolute
+from ..core.sparse import CSR, absolute, rows
 from ..errors import TimeLimitError
 from ..util.deadline import check, expired, note
 
@@ -48,6 +48,7 @@ _EPS = np.finfo(np.float64).eps
 Lam = Union[np.ndarray, sp.csr_array]
 DENSE_FROM = 0.05       # a sparse multiplier with more nonzeros than this fraction goes dense
 COLUMN_BLOCK = 256      # columns of a dense multiplier per step of |lam| @ w
+LIVE_FROM = 0.9         # a product skips a dense multiplier's zero columns below this fraction
 
 
 def _settle(lam) -> Lam:
@@ -63,12 +64,14 @@ def _settle(lam) -> Lam:
 
 def _lam_times(lam: Lam, W) -> Lam:
     """lam @ W for a dense or CSR weight.  Dense multipliers are kept in Fortran order: then
-    lam.T is C-ordered and the sparse kernel (W^T @ lam^T) runs without copying lam."""
+    lam.T is C-ordered, the sparse kernel or BLAS computes (W^T @ lam^T) without copying lam,
+    and the transpose of that C-ordered product is again Fortran-ordered (no copy either)."""
     if sp.issparse(lam):
         return _settle(lam @ (W.scipy if isinstance(W, CSR) else W))
-    if isinstance(W, CSR):
-        return (W.T @ np.asfortranarray(lam).T).T
-    return np.asfortranarray(lam @ W)
+    live = np.flatnonzero(lam.any(axis=0))       # zero columns: entries behind dead ReLUs
+    if live.size < LIVE_FROM * lam.shape[1]:
+        lam, W = lam[:, live], rows(W, live)
+    return (W.T @ np.asfortranarray(lam).T).T
 
 
 def _scaled(lam: Lam, pos: np.ndarray, neg: np.ndarray) -> Lam:
@@ -274,8 +277,7 @@ def backsubstitute(graph: IRGraph, target: str, entries: np.ndarray,
     ``order`` is a topological order of the graph; only the target's ancestors are visited.
     """
     k = len(entries)
-    rows = np.arange(2 * k)
-    E = sp.csr_array((np.repeat([1.0, -1.0], k), (rows, np.tile(entries, 2))),
+    E = sp.csr_array((np.repeat([1.0, -1.0], k), (np.arange(2 * k), np.tile(entries, 2))),
                      shape=(2 * k, graph.size(target)))
     s = _State(graph, bounds, 2 * k)
     s.add(target, _settle(E))
