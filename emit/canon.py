@@ -73,18 +73,36 @@ def check_numbers(values: np.ndarray, where: Callable[[int], str],
         raise NumericError(f"{where(i)} = {x!r} {why}")
 
 
-def texts(values: np.ndarray) -> list[str]:
+def text_table(values: np.ndarray) -> np.ndarray:
     """Shortest round-trip decimal text of each value (``repr``), so that every reader parses back
-    the identical double; -0.0 becomes 0 and integral values lose their ``.0``.
+    the identical double; -0.0 becomes 0 and integral values lose their ``.0``.  A NUL-padded
+    bytes array (numpy ``S`` dtype), which writers index and join without a Python object per
+    file line (see :func:`joined_lines`).
 
-    This is the hot loop of every writer (one call of ``repr`` per matrix entry), so the ``.0``
-    is cut only where numpy says the value is integral rather than tested on every string.
+    This is the hot loop of every writer (one call of ``repr`` per distinct value), so the
+    ``.0`` is cut only where numpy says the value is integral rather than tested on every string.
     """
-    v = np.asarray(values, dtype=np.float64) + 0.0      # -0.0 + 0.0 == +0.0
-    out = list(map(float.__repr__, v.tolist()))
-    for i in np.flatnonzero((v == np.rint(v)) & (np.abs(v) < 1e16)).tolist():
-        out[i] = out[i][:-2]                            # repr switches to 1e+16 form at 1e16
-    return out
+    v = np.asarray(values, dtype=np.float64).ravel() + 0.0      # -0.0 + 0.0 == +0.0
+    table = np.array(list(map(float.__repr__, v.tolist())), dtype="S")
+    integral = np.flatnonzero((v == np.rint(v)) & (np.abs(v) < 1e16))
+    if integral.size:                                # repr switches to 1e+16 form at 1e16
+        table[integral] = [t[:-2] for t in table[integral].tolist()]
+    return table
+
+
+def texts(values: np.ndarray) -> list[str]:
+    """:func:`text_table` as a list of str."""
+    return text_table(values).astype(str).tolist()
+
+
+def joined_lines(*parts: np.ndarray) -> bytes:
+    """Line k is ``parts[0][k] + parts[1][k] + ... + newline``, for NUL-padded bytes arrays of
+    equal length: one copy into a byte matrix and one C-level strip of the padding (file text
+    never contains NUL), instead of a Python string operation per line."""
+    n = len(parts[0])
+    matrix = [np.ascontiguousarray(p).view(np.uint8).reshape(n, p.dtype.itemsize) for p in parts]
+    matrix.append(np.full((n, 1), ord("\n"), np.uint8))
+    return np.hstack(matrix).tobytes().replace(b"\0", b"")
 
 
 def finite_texts(values: np.ndarray) -> list[str]:
@@ -111,7 +129,7 @@ class Canon:
     ``i + 1``; they are merged, free of zeros except one ``0`` objective entry for each column that
     has no entry at all, and sorted by the major axis requested from :func:`canonical`.  Entry
     ``k`` has the ``ent_code[k]``-th smallest distinct value, whose magnitude reads
-    ``magnitudes[ent_code[k]]``; the first ``n_negative`` distinct values are negative.  Each
+    ``magnitudes[ent_code[k]]`` (bytes); the first ``n_negative`` distinct values are negative.  Each
     distinct value is formatted once, which halves the work for LipMIP models, where every weight
     appears in the forward and in the backward pass.
     """
@@ -130,16 +148,15 @@ class Canon:
     ent_row: np.ndarray
     ent_col: np.ndarray
     ent_code: np.ndarray
-    magnitudes: list[str]
+    magnitudes: np.ndarray
     n_negative: int
 
-    def vocabulary(self, minus: str, plus: str) -> np.ndarray:
-        """Text of every distinct value, magnitude prefixed by ``minus`` or ``plus``: ``("-", "")``
-        gives plain numbers, ``("- ", "+ ")`` LP terms.  An object array, to index by codes."""
+    def vocabulary(self, minus: bytes, plus: bytes) -> np.ndarray:
+        """Text of every distinct value, magnitude prefixed by ``minus`` or ``plus``: ``(b"-", b"")``
+        gives plain numbers, ``(b"- ", b"+ ")`` LP terms.  A bytes array, to index by codes."""
         k = self.n_negative
-        positive = self.magnitudes[k:]
-        return np.array(list(map(minus.__add__, self.magnitudes[:k]))
-                        + (list(map(plus.__add__, positive)) if plus else positive), dtype=object)
+        return np.concatenate((np.char.add(minus, self.magnitudes[:k]),
+                               np.char.add(plus, self.magnitudes[k:])))
 
 
 def canonical(mip: FlatMIP, major: str) -> Canon:
@@ -170,7 +187,7 @@ def canonical(mip: FlatMIP, major: str) -> Canon:
 
 
 def _entries(mip: FlatMIP, obj: np.ndarray, cols: list[str], rows: list[str],
-             major: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], int]:
+             major: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Objective (row 0) and matrix entries, merged, validated, sorted by ``major``, and coded
     by distinct value: (rows, columns, codes, magnitude texts, number of negative values)."""
     n_rows, n_cols = len(rows) + 1, len(cols)
@@ -183,7 +200,7 @@ def _entries(mip: FlatMIP, obj: np.ndarray, cols: list[str], rows: list[str],
         f"objective coefficient of column {cols[c[k]]!r}" if r[k] == 0 else
         f"coefficient of column {cols[c[k]]!r} in row {rows[r[k] - 1]!r}"), coefficient=True)
     distinct, code = np.unique(v, return_inverse=True)
-    return r, c, code.ravel(), texts(np.abs(distinct)), int(np.searchsorted(distinct, 0.0))
+    return r, c, code.ravel(), text_table(np.abs(distinct)), int(np.searchsorted(distinct, 0.0))
 
 
 def _model_name(name: str) -> str:

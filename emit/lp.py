@@ -70,7 +70,7 @@ def _terms_per_line(c: Canon, row_names: list[str]) -> int:
 def _expression_writer(c: Canon, per_line: int) -> Callable[[int, int], str]:
     """A function printing entries ``a:b`` as ``+ 2 x - 3 y ...``, wrapped onto continuation
     lines; an empty row comes out as ``0 <first column>`` because LP has no empty expression."""
-    signed = c.vocabulary("- ", "+ ")
+    signed = np.array(list(map(bytes.decode, c.vocabulary(b"- ", b"+ ").tolist())), dtype=object)
     names = np.array([" " + name for name in c.cols], dtype=object)
 
     def expression(a: int, b: int) -> str:

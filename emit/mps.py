@@ -7,7 +7,6 @@ explicit bounds on both sides, because readers disagree on the defaults of integ
 """
 from __future__ import annotations
 
-from bisect import bisect_right
 from math import inf
 from typing import BinaryIO, Iterator
 
@@ -15,9 +14,10 @@ import numpy as np
 
 from lipc.core.mip import FlatMIP
 
-from .canon import Canon, canonical, check_numbers, finite_texts, row_kinds, texts
+from .canon import (Canon, canonical, check_numbers, finite_texts, joined_lines, row_kinds,
+                    texts)
 
-BATCH = 1 << 17     # matrix entries formatted per chunk: bounds memory, keeps the join fast
+BATCH = 1 << 17     # matrix entries per chunk of COLUMNS text: bounds memory
 
 
 def write_mps(mip: FlatMIP, fh: BinaryIO) -> None:
@@ -69,39 +69,22 @@ def _rows(c: Canon, kinds: np.ndarray) -> str:
 def _columns(c: Canon) -> Iterator[str]:
     """COLUMNS, one entry per line; runs of integer columns are bracketed by MARKER lines."""
     yield "COLUMNS\n"
-    row_pre = np.array([f"{name:<8}  " for name in [c.obj_row] + c.rows], dtype=object)
-    vocab = c.vocabulary("-", "")
-    start = np.searchsorted(c.ent_col, np.arange(len(c.cols) + 1)).tolist()
+    col_pre = np.array([f"    {name:<8}  " for name in c.cols], dtype="S")
+    row_pre = np.array([f"{name:<8}  " for name in [c.obj_row] + c.rows], dtype="S")
+    vocab = c.vocabulary(b"-", b"")
+    start = np.searchsorted(c.ent_col, np.arange(len(c.cols) + 1))
     flips = np.flatnonzero(np.diff(c.integer.astype(np.int8))) + 1
     edges = [0, *flips.tolist(), len(c.cols)]
     for j0, j1 in zip(edges[:-1], edges[1:]):
         marked = bool(c.integer[j0])
         if marked:
             yield _card("", "MARKER", "'MARKER'", "'INTORG'")
-        while j0 < j1:      # blocks of whole columns with about BATCH entries
-            jb = min(j1, max(j0 + 1, bisect_right(start, start[j0] + BATCH) - 1))
-            yield _column_block(c, row_pre, vocab, start, j0, jb)
-            j0 = jb
+        for a in range(int(start[j0]), int(start[j1]), BATCH):
+            e = slice(a, min(a + BATCH, int(start[j1])))
+            yield joined_lines(col_pre[c.ent_col[e]], row_pre[c.ent_row[e]],
+                               vocab[c.ent_code[e]]).decode("ascii")
         if marked:
             yield _card("", "MARKER", "'MARKER'", "'INTEND'")
-
-
-def _column_block(c: Canon, row_pre: np.ndarray, vocab: np.ndarray, start: list[int],
-                  j0: int, j1: int) -> str:
-    """COLUMNS lines of columns ``j0:j1``, as ``_card("", col, row, value)`` would write them.
-
-    Every column has at least one entry (see :func:`canonical`), so joining each column's
-    ``row value`` cells with ``newline + column prefix`` gives its lines with one C-level join
-    instead of one Python format call per entry.
-    """
-    a, b = start[j0], start[j1]
-    cells = list(map(str.__add__, row_pre[c.ent_row[a:b]].tolist(),
-                     vocab[c.ent_code[a:b]].tolist()))
-    out = []
-    for j in range(j0, j1):
-        pre = f"    {c.cols[j]:<8}  "
-        out.append(pre + ("\n" + pre).join(cells[start[j] - a:start[j + 1] - a]) + "\n")
-    return "".join(out)
 
 
 def _rhs_ranges(c: Canon, rhs: np.ndarray, ranges: np.ndarray) -> str:

@@ -27,25 +27,103 @@ the concretised bounds are sound in float64 like the interval ones.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Union
 
 import numpy as np
+import scipy.sparse as sp
 
 from .interval import INTERVAL_RULES, gamma
 from ..core.ir import Affine, Bounds, Conditional, Const, Input, IRGraph, Switch
-from ..core.sparse import CSR, absolute
+from ..core.sparse import CSR, absolute, rows
 from ..errors import TimeLimitError
 from ..util.deadline import check, expired, note
 
 _EPS = np.finfo(np.float64).eps
 
 
-def _lam_times(lam: np.ndarray, W) -> np.ndarray:
-    """lam @ W for a dense or CSR weight.  Multiplier matrices are kept in Fortran order: then
-    lam.T is C-ordered and the sparse kernel (W^T @ lam^T) runs without copying lam."""
-    if isinstance(W, CSR):
-        return (W.T @ np.asfortranarray(lam).T).T
-    return np.asfortranarray(lam @ W)
+# A multiplier matrix (rows: the bounded linear functions, columns: the entries of one node) is
+# dense (Fortran order) or, while few of its entries are nonzero, a scipy CSR array: back from a
+# convolution's output, each row reaches a few dozen entries of each layer, and a dense matrix
+# would spend its time on zeros (12 s of a CIFAR CNN's input-gradient bounds).
+Lam = Union[np.ndarray, sp.csr_array]
+DENSE_FROM = 0.05       # a sparse multiplier with more nonzeros than this fraction goes dense
+COLUMN_BLOCK = 256      # columns of a dense multiplier per step of |lam| @ w
+LIVE_FROM = 0.9         # a product skips a dense multiplier's zero columns below this fraction
+
+
+def _settle(lam) -> Lam:
+    """``lam`` in the representation its density calls for."""
+    if sp.issparse(lam):
+        lam = sp.csr_array(lam)
+        lam.eliminate_zeros()
+        if lam.nnz > DENSE_FROM * lam.shape[0] * lam.shape[1]:
+            return np.asfortranarray(lam.toarray())
+        return lam
+    return np.asfortranarray(lam)
+
+
+def _lam_times(lam: Lam, W) -> Lam:
+    """lam @ W for a dense or CSR weight.  Dense multipliers are kept in Fortran order: then
+    lam.T is C-ordered, the sparse kernel or BLAS computes (W^T @ lam^T) without copying lam,
+    and the transpose of that C-ordered product is again Fortran-ordered (no copy either)."""
+    if sp.issparse(lam):
+        return _settle(lam @ (W.scipy if isinstance(W, CSR) else W))
+    live = np.flatnonzero(lam.any(axis=0))       # zero columns: entries behind dead ReLUs
+    if live.size < LIVE_FROM * lam.shape[1]:
+        lam, W = lam[:, live], rows(W, live)
+    return (W.T @ np.asfortranarray(lam).T).T
+
+
+def _scaled(lam: Lam, pos: np.ndarray, neg: np.ndarray) -> Lam:
+    """Each entry times ``pos[column]`` where it is positive, else ``neg[column]``: the
+    sign-dependent choice of a lower linear relaxation.  Columns with pos == neg (stable or exact
+    entries, usually most of them) are a plain scaling, so the sign test runs on the others only."""
+    if sp.issparse(lam):
+        c = lam.indices
+        data = lam.data * np.where(lam.data > 0, pos[c], neg[c])
+        # copies of the index arrays: _settle drops zeros in place
+        return _settle(sp.csr_array((data, c.copy(), lam.indptr.copy()), shape=lam.shape))
+    out = np.asfortranarray(lam * pos)
+    split = np.flatnonzero(pos != neg)
+    if split.size:
+        part = lam[:, split]
+        out[:, split] = part * np.where(part > 0, pos[split], neg[split])
+    return out
+
+
+def _split_dot(lam: Lam, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """max(lam, 0) @ pos + min(lam, 0) @ neg: concretising a linear function over a box."""
+    if sp.issparse(lam):
+        return _scaled(lam, pos, neg) @ np.ones(lam.shape[1]) if lam.nnz else np.zeros(lam.shape[0])
+    split = np.flatnonzero(pos != neg)
+    out = lam @ pos if pos.any() else np.zeros(lam.shape[0])
+    if split.size:
+        out += np.minimum(lam[:, split], 0.0) @ (neg[split] - pos[split])
+    return out
+
+
+def _absdot(lam: Lam, w: np.ndarray) -> np.ndarray:
+    """|lam| @ w, for a dense lam a block of columns at a time: no temporary of lam's size
+    (allocating and faulting in those cost more than the arithmetic on a CNN)."""
+    if sp.issparse(lam):
+        return abs(lam) @ w
+    out = np.zeros(lam.shape[0])
+    for j in range(0, lam.shape[1], COLUMN_BLOCK):
+        out += np.abs(lam[:, j:j + COLUMN_BLOCK]) @ w[j:j + COLUMN_BLOCK]
+    return out
+
+
+def _plus(a: Lam, b: Lam) -> Lam:
+    """a + b in the representation the sum's density calls for; a dense operand is the
+    accumulator and is updated in place (every multiplier is a fresh array owned by the walk)."""
+    if sp.issparse(a) and sp.issparse(b):
+        return _settle(a + b)
+    acc, other = (a, b) if not sp.issparse(a) else (b, a)
+    if sp.issparse(other):
+        acc[np.repeat(np.arange(other.shape[0]), np.diff(other.indptr)), other.indices] += other.data
+    else:
+        acc += other
+    return acc
 
 
 def _mag(b: Bounds) -> np.ndarray:
@@ -62,49 +140,49 @@ class _State:
 
     def __init__(self, graph: IRGraph, bounds: dict[str, Bounds], n_rows: int):
         self.graph, self.bounds = graph, bounds
-        self.lam: dict[str, np.ndarray] = {}
-        self.absacc: dict[str, np.ndarray] = {}      # sum of |contributions| (rounding of sums)
+        self.lam: dict[str, Lam] = {}
+        self.absdot: dict[str, np.ndarray] = {}      # sum |contribution| @ magnitude (rounding)
         self.count: dict[str, int] = {}
         self.const = np.zeros(n_rows)
         self.err = np.zeros(n_rows)
 
-    def add(self, node: str, coef: np.ndarray) -> None:
-        if node in self.lam:
-            self.lam[node] = self.lam[node] + coef
-            self.absacc[node] = self.absacc[node] + np.abs(coef)
-            self.count[node] += 1
-        else:
+    def add(self, node: str, coef: Lam) -> None:
+        if node not in self.lam:
             self.lam[node] = coef
-            self.absacc[node] = np.abs(coef)
             self.count[node] = 1
+            return
+        mag = _mag(self.bounds[node])                # a sum of contributions gets rounded
+        if self.count[node] == 1:
+            self.absdot[node] = _absdot(self.lam[node], mag)
+        self.absdot[node] = self.absdot[node] + _absdot(coef, mag)
+        self.lam[node] = _plus(self.lam[node], coef)
+        self.count[node] += 1
 
-    def pop(self, node: str) -> np.ndarray | None:
+    def pop(self, node: str) -> Lam | None:
         lam = self.lam.pop(node, None)
         if lam is None:
             return None
         k = self.count.pop(node)
-        acc = self.absacc.pop(node)
         if k > 1:                                    # the sum of k contributions was rounded
-            self.err += gamma(k + 1) * (acc @ _mag(self.bounds[node]))
+            self.err += gamma(k + 1) * self.absdot.pop(node)
         return lam
 
 
-def _bs_leaf(s: _State, name: str, op, lam: np.ndarray) -> None:
+def _bs_leaf(s: _State, name: str, op, lam: Lam) -> None:
     """Concretise over the leaf's box (inputs) or its value (constants)."""
     b = s.bounds[name]
-    lp, ln = np.maximum(lam, 0.0), np.minimum(lam, 0.0)
-    s.const += lp @ b.lo + ln @ b.hi
-    s.err += gamma(2 * lam.shape[1] + 2) * (np.abs(lam) @ _mag(b))
+    s.const += _split_dot(lam, b.lo, b.hi)
+    s.err += gamma(2 * lam.shape[1] + 2) * _absdot(lam, _mag(b))
 
 
-def _bs_affine(s: _State, name: str, op: Affine, lam: np.ndarray) -> None:
+def _bs_affine(s: _State, name: str, op: Affine, lam: Lam) -> None:
     s.const += lam @ op.bias
     w = np.abs(op.bias).copy()
     n = 1
     for t in op.terms:
         m = _mag(s.bounds[t.src])
         if t.is_diag:
-            s.add(t.src, lam * t.weight)
+            s.add(t.src, _scaled(lam, t.weight, t.weight))
             w = w + np.abs(t.weight) * m
             n += 1
         else:
@@ -112,7 +190,7 @@ def _bs_affine(s: _State, name: str, op: Affine, lam: np.ndarray) -> None:
             w = w + absolute(t.weight) @ m
             n += t.in_size()
     # products lam @ W (inner dimension <= size of the node) and the bias sum
-    s.err += gamma(2 * (n + lam.shape[1]) + 4) * (np.abs(lam) @ w)
+    s.err += gamma(2 * (n + lam.shape[1]) + 4) * _absdot(lam, w)
 
 
 def _gate_value(s: _State, gate: str):
@@ -123,55 +201,53 @@ def _gate_value(s: _State, gate: str):
     return fixed, gb.lo, g
 
 
-def _bs_switch(s: _State, name: str, op: Switch, lam: np.ndarray) -> None:
+def _bs_switch(s: _State, name: str, op: Switch, lam: Lam) -> None:
     xb = s.bounds[op.src]
     fixed, aval, gop = _gate_value(s, op.gate)
     l, u = xb.lo, xb.hi
     mx = _mag(xb)
-    on_fixed = fixed & (aval == 1.0)
+    on = np.where(fixed & (aval == 1.0), 1.0, 0.0)    # stable-on entries: y = x
     openm = ~fixed
     relu = getattr(gop, "src", None) == op.src
-    lp, ln = np.maximum(lam, 0.0), np.minimum(lam, 0.0)
-    cx = np.where(on_fixed, 1.0, 0.0) * lam           # stable-on entries: y = x
-    w = np.where(on_fixed, mx, 0.0)
-    delta = np.zeros(op.size)
+    w = on * mx
+    zero = np.zeros(op.size)
     if relu:
         # unstable ReLU: y <= s (x - l) with s = u/(u-l); y >= alpha x
         span = np.where(openm, u - l, 1.0)
         slope = np.where(openm, u / span, 0.0)
         icpt = np.where(openm, -slope * l, 0.0)
         alpha = np.where(openm & (u >= -l), 1.0, 0.0)
-        cx = cx + lp * alpha + ln * slope
-        s.const += ln @ icpt
+        s.add(op.src, _scaled(lam, on + alpha, on + slope))
+        s.const += _split_dot(lam, zero, icpt)
         delta = np.where(openm, 8 * _EPS * (np.abs(l) + np.abs(u)), 0.0)
         w = w + np.where(openm, mx + np.abs(icpt), 0.0)
-        s.err += np.abs(ln) @ delta
+        s.err += _split_dot(lam, zero, -delta)
     elif openm.any():
         # McCormick of y = x a on [l, u] x [0, 1]:
         #   lower: P1 = l a          (exact at a = 0)   P2 = x + u a - u  (exact at a = 1)
         #   upper: Q1 = u a                             Q2 = x + l a - l
-        on = openm & _likely_on(s.bounds[gop.src]) if isinstance(gop, Conditional) else openm
-        onf = np.where(on, 1.0, 0.0)
-        offf = np.where(openm & ~on, 1.0, 0.0)
-        cx = cx + lam * onf
-        ca = lp * (onf * u + offf * l) + ln * (onf * l + offf * u)
-        s.const += lp @ (-onf * u) + ln @ (-onf * l)
-        s.add(op.gate, ca)
+        likely = openm & _likely_on(s.bounds[gop.src]) if isinstance(gop, Conditional) else openm
+        onf = np.where(likely, 1.0, 0.0)
+        offf = np.where(openm & ~likely, 1.0, 0.0)
+        s.add(op.src, _scaled(lam, on + onf, on + onf))
+        s.add(op.gate, _scaled(lam, onf * u + offf * l, onf * l + offf * u))
+        s.const += _split_dot(lam, -onf * u, -onf * l)
         w = w + np.where(openm, mx + 2 * np.maximum(np.abs(l), np.abs(u)), 0.0)
-    s.add(op.src, cx)
-    s.err += gamma(2 * lam.shape[1] + 8) * (np.abs(lam) @ w)
+    else:
+        s.add(op.src, _scaled(lam, on, on))
+    s.err += gamma(2 * lam.shape[1] + 8) * _absdot(lam, w)
 
 
-def _bs_conditional(s: _State, name: str, op: Conditional, lam: np.ndarray) -> None:
+def _bs_conditional(s: _State, name: str, op: Conditional, lam: Lam) -> None:
     b = s.bounds[name]
     zb = s.bounds[op.src]
     fixed = b.lo == b.hi
-    s.const += lam[:, fixed] @ b.lo[fixed]
+    value = np.where(fixed, b.lo, 0.0)
     openm = ~fixed & (zb.lo < 0) & (zb.hi > 0)
-    # open gate whose input bounds do not straddle 0 cannot happen for sound bounds; treat as [0,1]
-    loose = ~fixed & ~openm
-    lp, ln = np.maximum(lam, 0.0), np.minimum(lam, 0.0)
-    s.const += ln[:, loose] @ np.ones(int(loose.sum()))
+    # open gate whose input bounds do not straddle 0 cannot happen for sound bounds; treat as
+    # [0,1]; so does an open one: its upper bound where likely on and its lower bound where likely
+    # off are the constants 1 and 0
+    s.const += _split_dot(lam, value, value + np.where(fixed, 0.0, 1.0))
     if openm.any():
         l = np.where(openm, zb.lo, -1.0)
         u = np.where(openm, zb.hi, 1.0)
@@ -179,14 +255,10 @@ def _bs_conditional(s: _State, name: str, op: Conditional, lam: np.ndarray) -> N
         off = openm & ~on
         ku = np.where(on, 1.0 / u, 0.0)              # a >= z/u     (lower, likely on)
         kl = np.where(off, -1.0 / l, 0.0)            # a <= 1 - z/l (upper, likely off)
-        # upper bound where likely on and lower bound where likely off are the constants 1, 0
-        cz = lp * ku + ln * kl
-        s.const += ln[:, openm] @ np.ones(int(openm.sum()))
-        s.add(op.src, cz)
+        s.add(op.src, _scaled(lam, ku, kl))
         delta = np.where(openm, 4 * _EPS, 0.0)
-        s.err += np.abs(lam) @ delta
         w = np.where(openm, (np.abs(ku) + np.abs(kl)) * _mag(zb) + 1.0, 0.0)
-        s.err += gamma(2 * lam.shape[1] + 8) * (np.abs(lam) @ w)
+        s.err += _absdot(lam, delta + gamma(2 * lam.shape[1] + 8) * w)
 
 
 BACKSUB_RULES: dict[type, Callable] = {
@@ -205,11 +277,10 @@ def backsubstitute(graph: IRGraph, target: str, entries: np.ndarray,
     ``order`` is a topological order of the graph; only the target's ancestors are visited.
     """
     k = len(entries)
-    n = graph.size(target)
-    E = np.zeros((k, n))
-    E[np.arange(k), entries] = 1.0
+    E = sp.csr_array((np.repeat([1.0, -1.0], k), (np.arange(2 * k), np.tile(entries, 2))),
+                     shape=(2 * k, graph.size(target)))
     s = _State(graph, bounds, 2 * k)
-    s.add(target, np.asfortranarray(np.vstack([E, -E])))
+    s.add(target, _settle(E))
     pos = order.index(target)
     for name in reversed(order[:pos + 1]):
         if not s.lam:                      # every multiplier concretised: nothing left to visit

@@ -88,7 +88,7 @@ class CSR:
         r, c, _ = self.coo()
         return CSR.from_coo(r[keep], c[keep], data[keep], self.shape)
 
-    @property
+    @cached_property
     def T(self) -> "CSR":
         t = self.scipy.T.tocsr()          # CSC of self read as CSR: rows sorted, columns sorted
         t.sort_indices()
