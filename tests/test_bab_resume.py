@@ -1,0 +1,155 @@
+"""Stopping and resuming branch and bound (lipc.bab.checkpoint), and its open nodes exported as a
+MIP library (lipc.bab.export), against the brute-force oracle.
+
+The net is test_bab's deeper case with a hand-off threshold of 5 binaries: 7 nodes to the
+proof, in batches of 4, so a node limit of 3 stops with bounded open nodes and one of 5 stops in
+the middle of a batch (two children waiting, with their parent's bound).
+"""
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import lipc
+from lipc.bab import search as bab_search
+from lipc.bab.checkpoint import FORMAT, CheckpointError
+from lipc.cli.main import main
+from lipc.errors import LipcError
+from lipc.studies.bench.resolve import resolve
+from test_bab import BRANCHY, _case
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("resume")
+    net, spec, norm, dom, want = _case(tmp, "l1", "box", "margin", hidden=(8, 8, 6))
+    full = _solve(net, spec, norm)
+    assert full.status == "optimal" and full.value == pytest.approx(want, rel=1e-9)
+    assert full.stats["bab"]["nodes"] == 7
+    return net, spec, norm, want, full
+
+
+def _solve(net, spec, norm, **bab):
+    return lipc.solve(net, spec, input_norm=norm, output_norm="margin", engine="bab",
+                      bab=replace(BRANCHY, **bab))
+
+
+def _sound(res, want):
+    assert res.lower <= want * (1 + 1e-9) and res.upper >= want * (1 - 1e-9)
+
+
+def _same(a, b):
+    assert (a.status, a.value, a.lower, a.upper) == (b.status, b.value, b.lower, b.upper)
+    assert a.stats["bab"]["nodes"] == b.stats["bab"]["nodes"]
+
+
+def test_stopped_twice_and_resumed_ends_like_the_uninterrupted_run(case, tmp_path):
+    net, spec, norm, want, full = case
+    ck = str(tmp_path / "run.ckpt")
+    a = _solve(net, spec, norm, node_limit=3, checkpoint=ck)
+    assert a.status == "node_limit" and a.stats["bab"]["open"] == 2
+    _sound(a, want)
+    body = json.loads(open(ck).read())
+    assert body["format"] == FORMAT and body["nodes"] == 3 and len(body["open"]) == 2
+    b = _solve(net, spec, norm, node_limit=5, resume=ck)           # stops inside a batch
+    assert b.status == "node_limit" and b.stats["bab"]["nodes"] == 5
+    assert len(json.loads(open(ck).read())["pending"]) == 2          # waiting, not lost
+    _sound(b, want)
+    c = _solve(net, spec, norm, resume=ck)
+    _same(c, full)
+    assert c.value == pytest.approx(want, rel=1e-9)
+
+
+def test_an_interrupted_run_resumes_from_its_last_batch(case, tmp_path, monkeypatch):
+    net, spec, norm, want, full = case
+    ck = str(tmp_path / "run.ckpt")
+    real, calls = bab_search.run_jobs, []
+
+    def interrupted_third_batch(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt                  # as lipc.util.stopping turns SIGINT
+        return real(*a, **k)
+
+    monkeypatch.setattr(bab_search, "run_jobs", interrupted_third_batch)
+    a = _solve(net, spec, norm, checkpoint=ck)
+    monkeypatch.undo()
+    assert a.status == "interrupted" and a.value is None
+    _sound(a, want)
+    assert json.loads(open(ck).read())["nodes"] == 3                 # the batch before
+    _same(_solve(net, spec, norm, resume=ck), full)
+
+
+def test_exported_nodes_and_the_lower_bound_give_the_constant(case, tmp_path):
+    net, spec, norm, want, full = case
+    lib = tmp_path / "nodes"
+    a = _solve(net, spec, norm, node_limit=3, export_nodes=str(lib))
+    rep = resolve(lib, "highs")
+    names = [r["name"] for r in rep.rows]
+    assert names == ["node_0", "node_1"] and rep.ok
+    assert all(r["status"] == "opt" for r in rep.rows)
+    uppers = {line.split(",")[0]: float(line.split(",")[-2])
+              for line in (lib / "bab-nodes.csv").read_text().splitlines()[1:]}
+    for r in rep.rows:                     # each node's optimum under its certified bound
+        assert -r["got"] <= uppers[r["name"]] * (1 + 1e-9)
+    # the primal side found the maximiser already: it lies in node_0, whose optimum is the
+    # constant on its own; after 5 nodes (below) no open node reaches it and the lower bound does
+    nodes_max = max(-r["got"] for r in rep.rows)
+    assert nodes_max == pytest.approx(want, rel=1e-7)
+    assert max(a.lower, nodes_max) == pytest.approx(want, rel=1e-7)
+    assert (lib / ".lipc-owned").is_file() and "max(lower bound" in (lib / "README.md").read_text()
+    # exported again after the run went on: the old nodes are pruned, the new ones written
+    b = _solve(net, spec, norm, node_limit=5, export_nodes=str(lib))
+    assert sorted(p.name for p in (lib / "instances").iterdir()) == \
+        ["node_1-0.mps.gz", "node_1-1.mps.gz"]
+    got = [-r["got"] for r in resolve(lib, "highs").rows]
+    assert max(got) < want * (1 - 1e-2)
+    assert max([b.lower] + got) == pytest.approx(want, rel=1e-7)
+
+
+def test_a_checkpoint_of_another_question_or_a_foreign_file_is_refused(case, tmp_path):
+    net, spec, norm, want, full = case
+    ck = tmp_path / "run.ckpt"
+    _solve(net, spec, norm, node_limit=1, checkpoint=str(ck))
+    kept = ck.read_bytes()
+    with pytest.raises(CheckpointError, match="another model, question"):
+        lipc.solve(net, spec, input_norm="linf", output_norm="margin", engine="bab",
+                   bab=replace(BRANCHY, resume=str(ck)))
+    with pytest.raises(CheckpointError, match="another model, question"):
+        _solve(net, spec, norm, resume=str(ck), batch=2)            # another tree
+    with pytest.raises(CheckpointError, match="another model, question"):
+        lipc.solve(net, spec, input_norm="linf", output_norm="margin", engine="bab",
+                   bab=replace(BRANCHY, checkpoint=str(ck)))        # would clobber that run
+    assert ck.read_bytes() == kept
+    mine = tmp_path / "notes.txt"
+    mine.write_text("my notes\n")
+    with pytest.raises(CheckpointError, match="not a lipc checkpoint"):
+        _solve(net, spec, norm, checkpoint=str(mine))
+    with pytest.raises(CheckpointError, match="no such file"):
+        _solve(net, spec, norm, resume=str(tmp_path / "missing.ckpt"))
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "mine.txt").write_text("x")
+    with pytest.raises(LipcError, match="lipc did not write"):
+        _solve(net, spec, norm, node_limit=1, export_nodes=str(tmp_path / "lib"))
+    assert mine.read_text() == "my notes\n" and (tmp_path / "lib" / "mine.txt").read_text() == "x"
+
+
+def test_cli_checkpoint_resume_and_export(tmp_path, capsys):
+    net = "examples/mlp_10_20_30_20_2.onnx"
+    common = ["solve", net, "-d", "linf:examples/x0_10.npy:0.2", "-y", "0-1", "--engine",
+              "bab", "--json"]
+    ck, lib = str(tmp_path / "c.ckpt"), tmp_path / "lib"
+    assert main(common + ["--node-limit", "1", "--checkpoint", ck]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["status"] == "node_limit" and first["stats"]["bab"]["nodes"] == 1
+    assert main(common + ["--node-limit", "3", "--resume", ck, "--export-nodes", str(lib)]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["stats"]["bab"]["nodes"] == 3
+    assert second["lower"] >= first["lower"] and second["upper"] <= first["upper"]
+    assert json.loads(open(ck).read())["nodes"] == 3
+    assert len(list((lib / "instances").iterdir())) == second["stats"]["bab"]["open"] > 0
+    assert main(["solve", net, "-d", "linf:examples/x0_10.npy:0.2", "-y", "0-1",
+                 "--checkpoint", ck]) == 2
+    assert capsys.readouterr().err.strip() == \
+        "lipc: error: --checkpoint, --resume and --export-nodes need --engine bab"
