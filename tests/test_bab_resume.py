@@ -121,6 +121,8 @@ def test_a_checkpoint_of_another_question_or_a_foreign_file_is_refused(case, tmp
     with pytest.raises(CheckpointError, match="another model, question"):
         lipc.solve(net, spec, input_norm="linf", output_norm="margin", engine="bab",
                    bab=replace(BRANCHY, checkpoint=str(ck)))        # would clobber that run
+    with pytest.raises(CheckpointError, match="continue it with --resume"):
+        _solve(net, spec, norm, checkpoint=str(ck))                  # ... even this one
     assert ck.read_bytes() == kept
     mine = tmp_path / "notes.txt"
     mine.write_text("my notes\n")

@@ -151,11 +151,13 @@ def _same_run(path: str, body: dict, fingerprint: str) -> None:
 
 
 def check_target(path: str, fingerprint: str) -> None:
-    """Before a run writes its checkpoint to ``path``: refuse a file lipc did not write, and
-    a checkpoint of another run (it may be the only copy of hours of search)."""
+    """Before a run that does not resume from ``path`` writes its checkpoint there: refuse a
+    file lipc did not write, and any checkpoint (it may be the only copy of hours of search)."""
     body = _read(path)
     if body is not None:
         _same_run(path, body, fingerprint)
+        raise CheckpointError(f"{path} holds a checkpoint of this run: continue it with "
+                              "--resume, or remove the file to start over")
 
 
 def load(path: str, fingerprint: str,

@@ -3,7 +3,10 @@
 The engine splits unstable neurons, so it runs on every domain kind, input norm and output side
 the compiler accepts.  ``auto`` keeps small queries (few unstable neurons, where one MIP is
 fastest) on the MIP path.  Every node solution is certified here, on the root query, through
-lipc.bab.primal (the one call site of the witness machinery).
+lipc.bab.primal (the one call site of the witness machinery).  A run saves its state at every
+batch (``checkpoint``), continues a saved one (``resume``: lipc.bab.checkpoint) and leaves its
+open nodes as a MIP library at the stop (``export_nodes``: lipc.bab.export); the files are
+checked before any work, so a refused file costs nothing.
 """
 from __future__ import annotations
 
@@ -72,7 +75,8 @@ def _checkpointing(p: Problem, cfg: NodeConfig, limits: Limits, bab: BabOptions,
     root = lower_problem(node_problem(p.network, p.domain, p.query, (), cfg.bounds)).mip
     fp = checkpoint.run_fingerprint(root, settings)
     start = None if bab.resume is None else checkpoint.load(bab.resume, fp, certify)
-    checkpoint.check_target(target, fp)
+    if target != bab.resume:
+        checkpoint.check_target(target, fp)
     return start, lambda s: checkpoint.save(target, s, fp)
 
 
