@@ -6,7 +6,12 @@ proof, in batches of 4, so a node limit of 3 stops with bounded open nodes and o
 the middle of a batch (two children waiting, with their parent's bound).
 """
 import json
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,8 +142,12 @@ def test_a_checkpoint_of_another_question_or_a_foreign_file_is_refused(case, tmp
     assert mine.read_text() == "my notes\n" and (tmp_path / "lib" / "mine.txt").read_text() == "x"
 
 
+NET = "examples/mlp_10_20_30_20_2.onnx"
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def test_cli_checkpoint_resume_and_export(tmp_path, capsys):
-    net = "examples/mlp_10_20_30_20_2.onnx"
+    net = NET
     common = ["solve", net, "-d", "linf:examples/x0_10.npy:0.2", "-y", "0-1", "--engine",
               "bab", "--json"]
     ck, lib = str(tmp_path / "c.ckpt"), tmp_path / "lib"
@@ -155,3 +164,36 @@ def test_cli_checkpoint_resume_and_export(tmp_path, capsys):
                  "--checkpoint", ck]) == 2
     assert capsys.readouterr().err.strip() == \
         "lipc: error: --checkpoint, --resume and --export-nodes need --engine bab"
+
+
+def _nodes_in(path: Path) -> int:
+    try:
+        return json.loads(path.read_text())["nodes"]      # atomic writes: never a torn file
+    except FileNotFoundError:
+        return -1
+
+
+def test_sigint_keeps_the_last_batch_and_the_run_resumes(tmp_path, capsys):
+    """A real Ctrl-C (lipc.util.stopping) in the middle of a run: the checkpoint holds the
+    last finished batch and a resumed run goes on from it."""
+    ck = tmp_path / "c.ckpt"
+    args = ["solve", NET, "-d", "linf:examples/x0_10.npy:0.2", "-y", "0-1", "--engine", "bab",
+            "--json"]
+    proc = subprocess.Popen([sys.executable, "-m", "lipc", *args, "--checkpoint", str(ck)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while _nodes_in(ck) < 1:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    n = _nodes_in(ck)
+    assert "Traceback" not in err and n >= 1, (n, err)
+    if proc.returncode == 0:                  # stopped between two C calls: the interval
+        res = json.loads(out)
+        assert res["status"] == "interrupted" and res["stats"]["bab"]["nodes"] >= n, (n, res)
+    else:                                     # the watchdog's hard stop (a long node solve)
+        assert proc.returncode == 128 + signal.SIGINT, (proc.returncode, err)
+    assert main([*args, "--resume", str(ck), "--node-limit", str(n + 1)]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["status"] == "node_limit" and res["stats"]["bab"]["nodes"] == n + 1, (n, res)
