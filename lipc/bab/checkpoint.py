@@ -22,6 +22,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
@@ -33,6 +34,7 @@ from ..errors import LipcError
 from .node import Candidate, NodeResult, Split
 
 FORMAT = "lipc-bab-checkpoint/1"
+OVERHEAD = 0.05          # at most this share of a run's time goes to writing its checkpoint
 COUNTS = ("lower", "done_upper", "nodes", "pruned", "closed", "hand_offs", "batches")
 
 
@@ -116,7 +118,7 @@ def encode(s: Snapshot, fingerprint: str) -> bytes:
                               bound=q.bound) for q in s.pending],
                 incumbent=_witness(s.witness),
                 **{k: getattr(s, k) for k in COUNTS})
-    return (json.dumps(body, indent=1) + "\n").encode()
+    return (json.dumps(body, separators=(",", ":")) + "\n").encode()
 
 
 def _read(path: str) -> dict | None:
@@ -193,3 +195,31 @@ def save(path: str, s: Snapshot, fingerprint: str) -> None:
         write_bytes(path, encode(s, fingerprint))
     except OSError as e:
         raise CheckpointError(f"cannot write the checkpoint {path}: {e.strerror or e}") from None
+
+
+class Saver:
+    """The search's ``on_round``: keeps the last snapshot (for lipc.bab.export) and writes it
+    to ``path`` (None: nowhere) at every round, unless writing would take more than OVERHEAD
+    of the run's time; :meth:`flush` at the stop writes the last one in any case.
+
+    Why the limit: a checkpoint grows with the open set (measured: 5000 open nodes of depth 20,
+    1.7 MB, 0.2 s to encode and write) while a batch takes about a second."""
+
+    def __init__(self, path: str | None = None, fingerprint: str = ""):
+        self.path, self.fingerprint = path, fingerprint
+        self.last: Snapshot | None = None
+        self.written = True
+        self.cost, self.since = 0.0, time.perf_counter()
+
+    def __call__(self, s: Snapshot) -> None:
+        self.last, self.written = s, False
+        if time.perf_counter() - self.since >= self.cost / OVERHEAD:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.path is None or self.written:
+            return
+        t0 = time.perf_counter()
+        save(self.path, self.last, self.fingerprint)
+        self.since = time.perf_counter()
+        self.cost, self.written = self.since - t0, True

@@ -65,19 +65,20 @@ def choose_engine(p: Problem, engine: str) -> str:
     return engine
 
 
-def _checkpointing(p: Problem, cfg: NodeConfig, limits: Limits, bab: BabOptions, certify):
-    """The state to start from (``bab.resume``) and the hook saving each round's state to
+def _checkpointing(p: Problem, cfg: NodeConfig, limits: Limits, bab: BabOptions, certify
+                   ) -> tuple[Snapshot | None, checkpoint.Saver]:
+    """The state to start from (``bab.resume``) and the saver of each round's state to
     ``bab.checkpoint`` (default: the resumed file); both checked before any work."""
     target = bab.checkpoint or bab.resume
     if target is None:
-        return None, lambda s: None
+        return None, checkpoint.Saver()
     settings = dict(asdict(cfg), batch=bab.batch, gap=limits.gap, gap_abs=limits.gap_abs)
     root = lower_problem(node_problem(p.network, p.domain, p.query, (), cfg.bounds)).mip
     fp = checkpoint.run_fingerprint(root, settings)
     start = None if bab.resume is None else checkpoint.load(bab.resume, fp, certify)
     if target != bab.resume:
         checkpoint.check_target(target, fp)
-    return start, lambda s: checkpoint.save(target, s, fp)
+    return start, checkpoint.Saver(target, fp)
 
 
 def solve_bab(p: Problem, options: SolveOptions | None = None, bab: BabOptions | None = None,
@@ -96,26 +97,21 @@ def solve_bab(p: Problem, options: SolveOptions | None = None, bab: BabOptions |
                      candidates=bab.candidates)
     limits = Limits(opts.time_limit, bab.node_limit, opts.gap, opts.gap_abs)
     par = Parallelism(bab.workers, bab.scheduler, bab.tls_ca, bab.tls_cert, bab.tls_key)
-    start, save = _checkpointing(p, cfg, limits, bab, certify)
+    start, saver = _checkpointing(p, cfg, limits, bab, certify)
     library = None if bab.export_nodes is None else open_library(bab.export_nodes)
     primal = search(p, low, seed=opts.seed)           # after the files are checked
-    last: list[Snapshot] = []                 # the last consistent state, for export_nodes
-
-    def on_round(s: Snapshot) -> None:
-        last[:] = [s]
-        save(s)
-
     t0 = time.perf_counter()
     progress = Progress("bab", opts.progress, t0=t0)
     try:
         out = run(p.network, p.domain, p.query, cfg, limits, certify, par, bab.batch,
                   progress=lambda n, lo, up: progress(n, lo, up),
                   incumbent=(primal.value, primal.witness), start=start,
-                  on_round=on_round)
+                  on_round=saver)
     finally:
         progress.close()
+        saver.flush()                         # the stop's state, whatever stopped the run
     if library is not None:
-        write_library(library, p, last[-1], out.lower, out.status, cfg.bounds)
+        write_library(library, p, saver.last, out.lower, out.status, cfg.bounds)
     upper = None if out.upper == float("inf") else out.upper
     value = out.lower if out.status == "optimal" else None
     stats = dict(p.stats(), bab=out.stats, primal=dict(value=primal.value,
