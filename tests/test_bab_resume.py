@@ -13,7 +13,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import lipc
@@ -146,26 +145,6 @@ NET = "examples/mlp_10_20_30_20_2.onnx"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_cli_checkpoint_resume_and_export(tmp_path, capsys):
-    net = NET
-    common = ["solve", net, "-d", "linf:examples/x0_10.npy:0.2", "-y", "0-1", "--engine",
-              "bab", "--json"]
-    ck, lib = str(tmp_path / "c.ckpt"), tmp_path / "lib"
-    assert main(common + ["--node-limit", "1", "--checkpoint", ck]) == 0
-    first = json.loads(capsys.readouterr().out)
-    assert first["status"] == "node_limit" and first["stats"]["bab"]["nodes"] == 1
-    assert main(common + ["--node-limit", "3", "--resume", ck, "--export-nodes", str(lib)]) == 0
-    second = json.loads(capsys.readouterr().out)
-    assert second["stats"]["bab"]["nodes"] == 3
-    assert second["lower"] >= first["lower"] and second["upper"] <= first["upper"]
-    assert json.loads(open(ck).read())["nodes"] == 3
-    assert len(list((lib / "instances").iterdir())) == second["stats"]["bab"]["open"] > 0
-    assert main(["solve", net, "-d", "linf:examples/x0_10.npy:0.2", "-y", "0-1",
-                 "--checkpoint", ck]) == 2
-    assert capsys.readouterr().err.strip() == \
-        "lipc: error: --checkpoint, --resume and --export-nodes need --engine bab"
-
-
 def _nodes_in(path: Path) -> int:
     try:
         return json.loads(path.read_text())["nodes"]      # atomic writes: never a torn file
@@ -174,8 +153,8 @@ def _nodes_in(path: Path) -> int:
 
 
 def test_sigint_keeps_the_last_batch_and_the_run_resumes(tmp_path, capsys):
-    """A real Ctrl-C (lipc.util.stopping) in the middle of a run: the checkpoint holds the
-    last finished batch and a resumed run goes on from it."""
+    """A real Ctrl-C (lipc.util.stopping) in the middle of a command-line run: the checkpoint
+    holds the last finished batch and a resumed run goes on from it (and exports its nodes)."""
     ck = tmp_path / "c.ckpt"
     args = ["solve", NET, "-d", "linf:examples/x0_10.npy:0.2", "-y", "0-1", "--engine", "bab",
             "--json"]
@@ -194,6 +173,14 @@ def test_sigint_keeps_the_last_batch_and_the_run_resumes(tmp_path, capsys):
         assert res["status"] == "interrupted" and res["stats"]["bab"]["nodes"] >= n, (n, res)
     else:                                     # the watchdog's hard stop (a long node solve)
         assert proc.returncode == 128 + signal.SIGINT, (proc.returncode, err)
-    assert main([*args, "--resume", str(ck), "--node-limit", str(n + 1)]) == 0
+    lib = tmp_path / "lib"
+    assert main([*args, "--resume", str(ck), "--node-limit", str(n + 1),
+                 "--export-nodes", str(lib)]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["status"] == "node_limit" and res["stats"]["bab"]["nodes"] == n + 1, (n, res)
+    assert _nodes_in(ck) == n + 1
+    assert len(list((lib / "instances").iterdir())) == res["stats"]["bab"]["open"] > 0
+    assert main(["solve", NET, "-d", "linf:examples/x0_10.npy:0.2", "-y", "0-1",
+                 "--checkpoint", str(ck)]) == 2
+    assert capsys.readouterr().err.strip() == \
+        "lipc: error: --checkpoint, --resume and --export-nodes need --engine bab"
