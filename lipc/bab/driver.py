@@ -3,12 +3,15 @@
 The engine splits unstable neurons, so it runs on every domain kind, input norm and output side
 the compiler accepts.  ``auto`` keeps small queries (few unstable neurons, where one MIP is
 fastest) on the MIP path.  Every node solution is certified here, on the root query, through
-lipc.bab.primal (the one call site of the witness machinery).
+lipc.bab.primal (the one call site of the witness machinery).  A run saves its state at every
+batch (``checkpoint``), continues a saved one (``resume``: lipc.bab.checkpoint) and leaves its
+open nodes as a MIP library at the stop (``export_nodes``: lipc.bab.export); the files are
+checked before any work, so a refused file costs nothing.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from ..compiler.pipeline import Problem, lower_problem
 from ..errors import QueryError
@@ -18,7 +21,10 @@ from ..solvers.base import Progress
 from ..util.workers import Parallelism
 from ..verify.primal import pattern_columns, search, verify_columns
 from ..verify.settle import LipschitzResult, describe_output, relative_gap
-from .node import Candidate, NodeConfig
+from . import checkpoint
+from .checkpoint import Snapshot
+from .export import open_library, write_library
+from .node import Candidate, NodeConfig, node_problem
 from .search import Limits, run
 
 ENGINES = ("mip", "bab", "auto")
@@ -44,6 +50,9 @@ class BabOptions:
     mip_seconds: float = 10.0
     bounds: str = "auto"
     candidates: int = 2               # split entries measured per node
+    checkpoint: str | None = None     # write the search state here (each batch and at a stop)
+    resume: str | None = None         # continue the run saved here (and checkpoint to it)
+    export_nodes: str | None = None   # write the open nodes' MIPs here as a library at the stop
 
 
 def choose_engine(p: Problem, engine: str) -> str:
@@ -56,13 +65,28 @@ def choose_engine(p: Problem, engine: str) -> str:
     return engine
 
 
+def _checkpointing(p: Problem, cfg: NodeConfig, limits: Limits, bab: BabOptions, certify
+                   ) -> tuple[Snapshot | None, checkpoint.Saver]:
+    """The state to start from (``bab.resume``) and the saver of each round's state to
+    ``bab.checkpoint`` (default: the resumed file); both checked before any work."""
+    target = bab.checkpoint or bab.resume
+    if target is None:
+        return None, checkpoint.Saver()
+    settings = dict(asdict(cfg), batch=bab.batch, gap=limits.gap, gap_abs=limits.gap_abs)
+    root = lower_problem(node_problem(p.network, p.domain, p.query, (), cfg.bounds)).mip
+    fp = checkpoint.run_fingerprint(root, settings)
+    start = None if bab.resume is None else checkpoint.load(bab.resume, fp, certify)
+    if target != bab.resume:
+        checkpoint.check_target(target, fp)
+    return start, checkpoint.Saver(target, fp)
+
+
 def solve_bab(p: Problem, options: SolveOptions | None = None, bab: BabOptions | None = None,
               low: Lowered | None = None) -> LipschitzResult:
     """The constant of the compiled query ``p`` by branch and bound over its box."""
     opts = options or SolveOptions()
     bab = bab or BabOptions()
     low = low if low is not None else lower_problem(p)
-    primal = search(p, low, seed=opts.seed)
 
     def certify(c: Candidate):
         w = verify_columns(p, low, pattern_columns(p, low, c.x, c.pattern, c.seed))
@@ -73,14 +97,21 @@ def solve_bab(p: Problem, options: SolveOptions | None = None, bab: BabOptions |
                      candidates=bab.candidates)
     limits = Limits(opts.time_limit, bab.node_limit, opts.gap, opts.gap_abs)
     par = Parallelism(bab.workers, bab.scheduler, bab.tls_ca, bab.tls_cert, bab.tls_key)
+    start, saver = _checkpointing(p, cfg, limits, bab, certify)
+    library = None if bab.export_nodes is None else open_library(bab.export_nodes)
+    primal = search(p, low, seed=opts.seed)           # after the files are checked
     t0 = time.perf_counter()
     progress = Progress("bab", opts.progress, t0=t0)
     try:
         out = run(p.network, p.domain, p.query, cfg, limits, certify, par, bab.batch,
                   progress=lambda n, lo, up: progress(n, lo, up),
-                  incumbent=(primal.value, primal.witness))
+                  incumbent=(primal.value, primal.witness), start=start,
+                  on_round=saver)
     finally:
         progress.close()
+        saver.flush()                         # the stop's state, whatever stopped the run
+    if library is not None:
+        write_library(library, p, saver.last, out.lower, out.status, cfg.bounds)
     upper = None if out.upper == float("inf") else out.upper
     value = out.lower if out.status == "optimal" else None
     stats = dict(p.stats(), bab=out.stats, primal=dict(value=primal.value,

@@ -7,6 +7,9 @@ Nodes are bounded in deterministic batches: the ``batch`` open nodes with the la
 are split, their children bounded (in parallel on ``lipc.workers``), and the results merged in
 the order of their keys, so a run depends on the number of nodes explored and never on which
 worker finished first.  Any stop (gap closed, time, node limit, Ctrl-C) returns the interval.
+A run starts from a Snapshot (lipc.bab.checkpoint) and hands ``on_round`` one at every
+consistent point: before each batch, and at a stop other than an interrupt (whose state is the
+last batch's snapshot: the batch in flight is simply redone).
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from ..core.network import Network
 from ..question.domain import Domain
 from ..question.query import Query
 from ..util.workers import Parallelism, run_jobs
+from .checkpoint import Pending, Snapshot
 from .node import Candidate, NodeConfig, NodeResult, bound_node, children
 
 Certify = Callable[[Candidate], tuple[float | None, object]]
@@ -57,14 +61,15 @@ class _State:
     hand_offs: int = 0
     batches: int = 0
 
-    def bound(self, expanding: list[NodeResult]) -> float:
-        """The largest node bound (closed, pruned, open, being split)."""
+    def bound(self, expanding: list[Pending]) -> float:
+        """The largest node bound (closed, pruned, open, and the nodes not bounded yet: their
+        parent's bound)."""
         if self.nodes == 0:
             return np.inf                                   # not even the root is bounded
-        ups = [self.done_upper] + [-e[0] for e in self.open[:1]] + [r.upper for r in expanding]
+        ups = [self.done_upper] + [-e[0] for e in self.open[:1]] + [q.bound for q in expanding]
         return float(max(ups))
 
-    def upper(self, expanding: list[NodeResult]) -> float:
+    def upper(self, expanding: list[Pending]) -> float:
         return max(self.bound(expanding), -np.inf if self.lower is None else self.lower)
 
     def slack(self, lim: Limits) -> float:
@@ -101,6 +106,18 @@ class _State:
             heapq.heapify(keep)
             self.open = keep
 
+    def snapshot(self, pending: list[Pending]) -> Snapshot:
+        return Snapshot([e[2] for e in sorted(self.open)], list(pending), self.lower,
+                        self.witness, self.done_upper, self.nodes, self.pruned, self.closed,
+                        self.hand_offs, self.batches)
+
+    @classmethod
+    def restore(cls, s: Snapshot) -> "_State":
+        heap = [(-r.upper, r.key, r) for r in s.open]
+        heapq.heapify(heap)
+        return cls(heap, s.lower, s.witness, s.done_upper, s.nodes, s.pruned, s.closed,
+                   s.hand_offs, s.batches)
+
 
 # what every node of the current run shares, for local worker processes: they are forked from
 # the driver and inherit it (a query's seed set may hold closures, which pickle cannot send);
@@ -116,12 +133,12 @@ def _bound_shared(token: str, key: tuple, splits: tuple, cfg: NodeConfig) -> Nod
 
 def _jobs(token: str, par: Parallelism, nodes, cfg):
     if par.backend == "processes":
-        return _bound_shared, [(_name(key), (token, key, splits, cfg)) for key, splits in nodes]
+        return _bound_shared, [(_name(q.key), (token, q.key, q.splits, cfg)) for q in nodes]
     network, domain, query = _SHARED[token]
     if par.backend == "dask":
         network = replace(network, reference=None)
-    return bound_node, [(_name(key), (network, domain, query, key, splits, cfg))
-                        for key, splits in nodes]
+    return bound_node, [(_name(q.key), (network, domain, query, q.key, q.splits, cfg))
+                        for q in nodes]
 
 
 def _name(key: tuple) -> str:
@@ -131,22 +148,28 @@ def _name(key: tuple) -> str:
 def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits: Limits,
         certify: Certify, par: Parallelism = Parallelism(), batch: int = 4,
         progress: Callable[[int, float | None, float], None] | None = None,
-        incumbent: tuple[float | None, object] = (None, None)) -> SearchOutcome:
+        incumbent: tuple[float | None, object] = (None, None), start: Snapshot | None = None,
+        on_round: Callable[[Snapshot], None] | None = None) -> SearchOutcome:
     """Branch and bound on the neurons of the query; ``certify(candidate)`` gives a node
     solution's verified (value, witness); ``incumbent`` a verified start (the primal side);
-    ``progress(nodes, lower, upper)`` after every batch."""
+    ``progress(nodes, lower, upper)`` after every batch; ``start`` a stopped run's state to
+    continue (its nodes count towards the node limit); ``on_round(snapshot)`` see above."""
     t0 = time.perf_counter()
     token = f"{id(network)}-{t0}"
     _SHARED[token] = (network, domain, query)
-    st = _State()
+    st = _State() if start is None else _State.restore(start)
     st.offer(*incumbent, limits)
-    pending = [((), ())]
-    expanding: list[NodeResult] = []
+    pending = [Pending((), (), np.inf)] if start is None else list(start.pending)
+    expanding = list(pending)               # bounds of the nodes not bounded yet
     status = None
     try:
         while True:
-            if limits.node_limit is not None:
-                pending = pending[: max(0, limits.node_limit - st.nodes)]
+            if on_round is not None:
+                on_round(st.snapshot(pending))
+            held: list[Pending] = []
+            if limits.node_limit is not None:   # the rest waits (and keeps its parent's bound)
+                room = max(0, limits.node_limit - st.nodes)
+                pending, held = pending[:room], pending[room:]
             node_cfg = cfg
             if limits.time_limit is not None:       # a hand-off never outlives the run
                 left = max(0.1, limits.time_limit - (time.perf_counter() - t0))
@@ -155,41 +178,44 @@ def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits:
             results = dict(run_jobs(fn, jobs, par))
             for name in sorted(results, key=_key_order):
                 st.merge(results[name], limits, certify)
-            expanding = []
+            pending = expanding = held
             st.batches += 1
             upper = st.upper(expanding)
             if progress is not None:
                 progress(st.nodes, st.lower, upper)
-            status = _stop(st, limits, upper, t0)
+            status = _stop(st, limits, upper, t0, bool(held))
             if status is not None:
                 break
-            pending = []
-            stuck = []
-            while st.open and len(expanding) < batch:
+            pending, stuck, parents = [], [], 0
+            while st.open and parents < batch:
                 e = heapq.heappop(st.open)
                 if e[2].split is None:
                     stuck.append(e)
                     continue
-                expanding.append(e[2])
-                pending.extend(children(e[2]))
+                parents += 1
+                pending.extend(Pending(k, s, e[2].upper) for k, s in children(e[2]))
             for e in stuck:
                 heapq.heappush(st.open, e)
+            expanding = pending
             if not expanding:
                 status = "stalled"
                 break
+        if on_round is not None:
+            on_round(st.snapshot(expanding))
     except KeyboardInterrupt:
         status = "interrupted"
     finally:
         _SHARED.pop(token, None)
     upper = st.upper(expanding)
-    if status == "optimal" and not _closed(st, upper, limits):
+    if status == "optimal" and not _closed(st, upper, limits, bool(expanding)):
         # every node closed, but the verified value does not reproduce the solvers' optima
         status = "unverified"
     if st.lower is not None and st.lower > st.bound(expanding) + st.slack(limits):
         # a verified point above every node's bound: some node's bound (a solver's claimed
         # optimum) is wrong; the interval is still reported, never a value
         status = "unverified"
-    stats = dict(nodes=st.nodes, pruned=st.pruned, closed=st.closed, open=len(st.open),
+    stats = dict(nodes=st.nodes, pruned=st.pruned, closed=st.closed,
+                 open=len(st.open) + len(expanding),            # waiting ones too
                  mip_hand_offs=st.hand_offs, batches=st.batches, workers=par.workers,
                  scheduler=par.scheduler)
     return SearchOutcome(status, st.lower, upper, st.witness, time.perf_counter() - t0, stats)
@@ -199,17 +225,18 @@ def _key_order(name: str) -> tuple:
     return () if name == "root" else tuple(int(t) for t in name.split("-"))
 
 
-def _closed(st: _State, upper: float, lim: Limits) -> bool:
+def _closed(st: _State, upper: float, lim: Limits, waiting: bool) -> bool:
     """The interval closed: to the gap, or to the verification tolerance (1e-6 relative) once
-    every node is closed by its own proof."""
+    every node is closed by its own proof (none open, none ``waiting`` to be bounded)."""
     if st.lower is None:
         return False
-    tol = st.slack(lim) if st.open else max(st.slack(lim), AGREEMENT * max(1.0, abs(st.lower)))
+    tol = (st.slack(lim) if st.open or waiting
+           else max(st.slack(lim), AGREEMENT * max(1.0, abs(st.lower))))
     return upper - st.lower <= tol
 
 
-def _stop(st: _State, lim: Limits, upper: float, t0: float) -> str | None:
-    if not st.open or _closed(st, upper, lim):
+def _stop(st: _State, lim: Limits, upper: float, t0: float, waiting: bool) -> str | None:
+    if not (st.open or waiting) or _closed(st, upper, lim, waiting):
         return "optimal"
     if lim.node_limit is not None and st.nodes >= lim.node_limit:
         return "node_limit"

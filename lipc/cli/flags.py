@@ -107,6 +107,17 @@ def engine_flags(p: argparse.ArgumentParser) -> None:
                    help="a budget of nodes (the MIP solver's branch-and-bound nodes, or bab's): "
                         "unlike --time-limit it gives the same answer under any load (status "
                         "node_limit, with its interval)")
+    p.add_argument("--checkpoint", metavar="FILE", default=None,
+                   help="bab: save the search state to FILE at every batch and at any stop "
+                        "(a new file or a lipc checkpoint of this run)")
+    p.add_argument("--resume", metavar="FILE", default=None,
+                   help="bab: continue the run saved in FILE (same model, question and "
+                        "settings; --node-limit counts its nodes too); saves back to FILE "
+                        "unless --checkpoint names another")
+    p.add_argument("--export-nodes", metavar="DIR", default=None,
+                   help="bab: at the stop, write the open nodes' MIPs to DIR as a library "
+                        "(lipc bench solve DIR): the constant is the max of the lower bound "
+                        "and minus their optima")
 
 
 def report_flags(p: argparse.ArgumentParser, json_help: str = "machine-readable result") -> None:

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import api
 from ..bab.driver import BabOptions
+from ..errors import QueryError
 from ..core.ir import Affine, Conditional, Const, Input, Switch
 from ..solvers import SolveOptions
 from ..util.text import json_text, number_text
@@ -33,8 +34,12 @@ def solve_result(args) -> api.LipschitzResult:
                         seed=args.seed, solver=args.solver, cross_check=args.cross_check,
                         retry=not args.no_retry, node_limit=args.node_limit,
                         progress=not args.quiet and not args.json and sys.stderr.isatty())
+    stops = dict(checkpoint=args.checkpoint, resume=args.resume, export_nodes=args.export_nodes)
+    if args.engine != "bab" and any(stops.values()):
+        raise QueryError("--checkpoint, --resume and --export-nodes need --engine bab")
     bab = BabOptions(workers=args.workers, scheduler=args.scheduler, tls_ca=args.tls_ca,
-                     tls_cert=args.tls_cert, tls_key=args.tls_key, node_limit=args.node_limit)
+                     tls_cert=args.tls_cert, tls_key=args.tls_key, node_limit=args.node_limit,
+                     **stops)
     return api.solve(model(args), question_from_args(args), options=opts,
                      compile_options=compile_options(args), engine=args.engine, bab=bab)
 

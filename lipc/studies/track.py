@@ -35,7 +35,7 @@ from .bench.manifest import read_toml
 from ..util.ownership import Ledger
 from ..errors import LipcError
 from ..util.fingerprint import fingerprint
-from .tables import csv_text
+from ..util.tables import csv_text
 from ..util.workers import Parallelism, Progress, run_jobs
 from .. import api
 from ..compiler.pipeline import CompileOptions

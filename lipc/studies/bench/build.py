@@ -47,7 +47,7 @@ import numpy as np
 from ...emit import WRITERS
 from ...errors import LipcError
 from ...util.ownership import Ledger
-from ..tables import csv_text
+from ...util.tables import csv_text
 from ...util.workers import Parallelism, Progress, run_jobs
 from .manifest import (Instance, Manifest, generated_file_name, generated_onnx_bytes,
                        is_generated, load_manifest)

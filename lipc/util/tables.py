@@ -1,5 +1,6 @@
-"""Result tables as CSV text, shared by ``lipc bench`` and ``lipc track``: floats in full
-precision (repr), empty cells for missing values, "\\n" line ends (files that diff cleanly)."""
+"""Result tables as CSV text, shared by ``lipc bench``, ``lipc track`` and bab's node export:
+floats in full precision (repr), empty cells for missing values, "\\n" line ends (files that
+diff cleanly)."""
 from __future__ import annotations
 
 import csv
