@@ -176,13 +176,12 @@ def test_sigint_keeps_the_last_batch_and_the_run_resumes(tmp_path, capsys):
     out, err = proc.communicate(timeout=30)
     n = _nodes_in(ck)
     assert "Traceback" not in err and n >= 1, (n, err)
-    # rc 0: stopped between two C calls, the interval printed.  Measured: about 1 run in 6
-    # exits 0 with no output at all (stdout and stderr empty, no exception in the command: the
-    # CLI's exit path after a SIGINT, outside lipc.bab; the checkpoint is intact either way)
-    if proc.returncode == 0 and out:
+    # rc 0: stopped between two C calls, the interval printed (a Ctrl-C between the solver's
+    # stdout redirect and its restore once left fd 1 on the capture pipe: exit 0, nothing printed)
+    if proc.returncode == 0:
         res = _json(out, err)
         assert res["status"] == "interrupted" and res["stats"]["bab"]["nodes"] >= n, (n, res)
-    elif proc.returncode != 0:                # the watchdog's hard stop (a long node solve)
+    else:                                     # the watchdog's hard stop (a long node solve)
         assert proc.returncode == 128 + signal.SIGINT, (proc.returncode, err)
     lib = tmp_path / "lib"
     assert main([*args, "--resume", str(ck), "--node-limit", str(n + 1),

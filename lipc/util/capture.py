@@ -9,6 +9,8 @@ import sys
 import threading
 from typing import Callable
 
+from .stopping import deferred_signals
+
 
 def _flush_c_stdio() -> None:
     try:
@@ -23,30 +25,47 @@ def captured_stdout(on_line: Callable[[str], None], fds: tuple[int, ...] = (1,))
     calling ``on_line`` per line.
 
     Solver libraries print to file descriptor 1; lipc's stdout must stay clean (``--json``).
-    The progress line is unaffected: lipc.solvers.base.Progress writes to its own copy of stderr."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    r, w = os.pipe()
-    saved = {}
-    for fd in fds:
-        saved[fd] = os.dup(fd)
-        os.dup2(w, fd)
-    os.close(w)
+    The progress line is unaffected: lipc.solvers.base.Progress writes to its own copy of stderr.
 
-    def pump():
-        with os.fdopen(r, "r", errors="replace") as f:
-            for line in f:
-                on_line(line.rstrip("\n"))
-
-    t = threading.Thread(target=pump, daemon=True)
-    t.start()
+    The swap of the descriptors, in and out, holds the stop signals (lipc.util.stopping): a
+    Ctrl-C landing between the redirect and the ``try`` (or inside the restore) left fd 1 on the
+    pipe, so the run's result went to the reader thread and lipc exited 0 having printed nothing
+    (measured: about 1 interrupted ``lipc solve --engine bab --json`` in 8)."""
+    saved: dict[int, int] = {}
+    reader = None
     try:
+        with _signals_held():
+            sys.stdout.flush()
+            sys.stderr.flush()
+            r, w = os.pipe()
+            for fd in fds:
+                saved[fd] = os.dup(fd)
+                os.dup2(w, fd)
+            os.close(w)
+            reader = threading.Thread(target=_pump, args=(r, on_line), daemon=True)
+            reader.start()
         yield
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        _flush_c_stdio()            # C stdio buffers a pipe: flush before switching back
-        for fd, keep in saved.items():
-            os.dup2(keep, fd)       # closes the pipe's last write end: the reader sees EOF
-            os.close(keep)
-        t.join(timeout=5)
+        with _signals_held():
+            sys.stdout.flush()
+            sys.stderr.flush()
+            _flush_c_stdio()            # C stdio buffers a pipe: flush before switching back
+            for fd, keep in saved.items():
+                os.dup2(keep, fd)       # closes the pipe's last write end: the reader sees EOF
+                os.close(keep)
+        if reader is not None:
+            reader.join(timeout=5)
+
+
+def _pump(r: int, on_line: Callable[[str], None]) -> None:
+    with os.fdopen(r, "r", errors="replace") as f:
+        for line in f:
+            on_line(line.rstrip("\n"))
+
+
+def _signals_held():
+    """Stop signals deferred on the main thread (where they are delivered); elsewhere nothing
+    to hold."""
+    if threading.current_thread() is threading.main_thread():
+        return deferred_signals()
+    return contextlib.nullcontext()
