@@ -109,19 +109,21 @@ class _State:
 _SHARED: dict[str, tuple] = {}
 
 
-def _bound_shared(token: str, key: tuple, splits: tuple, cfg: NodeConfig) -> NodeResult:
+def _bound_shared(token: str, key: tuple, splits: tuple, cfg: NodeConfig,
+                  inherited) -> NodeResult:
     network, domain, query = _SHARED[token]
-    return bound_node(network, domain, query, key, splits, cfg)
+    return bound_node(network, domain, query, key, splits, cfg, inherited)
 
 
 def _jobs(token: str, par: Parallelism, nodes, cfg):
     if par.backend == "processes":
-        return _bound_shared, [(_name(key), (token, key, splits, cfg)) for key, splits in nodes]
+        return _bound_shared, [(_name(key), (token, key, splits, cfg, inh))
+                               for key, splits, inh in nodes]
     network, domain, query = _SHARED[token]
     if par.backend == "dask":
         network = replace(network, reference=None)
-    return bound_node, [(_name(key), (network, domain, query, key, splits, cfg))
-                        for key, splits in nodes]
+    return bound_node, [(_name(key), (network, domain, query, key, splits, cfg, inh))
+                        for key, splits, inh in nodes]
 
 
 def _name(key: tuple) -> str:
@@ -140,7 +142,7 @@ def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits:
     _SHARED[token] = (network, domain, query)
     st = _State()
     st.offer(*incumbent, limits)
-    pending = [((), ())]
+    pending = [((), (), None)]
     expanding: list[NodeResult] = []
     status = None
     try:
