@@ -52,6 +52,7 @@ class NodeConfig:
     bounds: str = "auto"              # bound passes for the node's compile
     mip_binaries: int = 26            # hand a node with at most this many binaries to the MIP
     mip_seconds: float = 10.0         # time budget of one hand-off
+    lp_seconds: float | None = None   # of each LP solve (the search gives it the run's time left)
     solver: str = "auto"
     candidates: int = 2               # split entries measured per node
     seed: int = 0
@@ -142,7 +143,7 @@ class NodeLP:
     from above, and strong branching re-solves it warm (dual simplex from the node's basis)
     with one gate binary fixed, instead of compiling and solving each child from scratch."""
 
-    def __init__(self, low):
+    def __init__(self, low, seconds: float | None = None):
         import highspy as hs
 
         from ..solvers.highs import build_highs
@@ -150,11 +151,13 @@ class NodeLP:
         self.h = build_highs(replace(low.mip, integer=np.zeros_like(low.mip.integer)))
         self.h.setOptionValue("primal_feasibility_tolerance", 1e-9)
         self.h.setOptionValue("dual_feasibility_tolerance", 1e-9)
+        if seconds is not None:       # a 784-256-256-10 root LP takes 15 s: stop at the run's end
+            self.h.setOptionValue("time_limit", max(0.01, float(seconds)))
         self.value = self._solve()
 
     def _solve(self) -> float:
         """The optimum; -inf when infeasible (the splits leave no point of the domain), +inf
-        when HiGHS fails (no bound)."""
+        when HiGHS fails or runs out of time (no bound)."""
         self.h.run()
         status = self.h.getModelStatus()
         if status == self.hs.HighsModelStatus.kInfeasible:
@@ -255,7 +258,7 @@ def bound_node(network: Network, domain: Domain, query: Query, key: tuple,
     p = node_problem(network, domain, query, splits, cfg.bounds, inherited)
     low = lower_problem(p)
     res = NodeResult(key, splits, objective_bound(p), binaries=int(low.mip.meta["binaries"]))
-    lp = NodeLP(low)
+    lp = NodeLP(low, cfg.lp_seconds)
     res.upper = min(res.upper, lp.value)
     if res.upper == -np.inf:                         # the splits leave no point: empty node
         res.closed = True

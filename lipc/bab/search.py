@@ -150,9 +150,9 @@ def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits:
             if limits.node_limit is not None:
                 pending = pending[: max(0, limits.node_limit - st.nodes)]
             node_cfg = cfg
-            if limits.time_limit is not None:       # a hand-off never outlives the run
+            if limits.time_limit is not None:   # a hand-off or an LP never outlives the run
                 left = max(0.1, limits.time_limit - (time.perf_counter() - t0))
-                node_cfg = replace(cfg, mip_seconds=min(cfg.mip_seconds, left))
+                node_cfg = replace(cfg, mip_seconds=min(cfg.mip_seconds, left), lp_seconds=left)
             fn, jobs = _jobs(token, par, pending, node_cfg)
             results = dict(run_jobs(fn, jobs, par))
             for name in sorted(results, key=_key_order):
