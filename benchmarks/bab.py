@@ -6,8 +6,10 @@
 Instances (seeded, regenerated, as in benchmarks/run.py): random [10, 20, 30, 20, 2] networks
 with PyTorch's default initialisation (nets A, B) on l_inf balls of radius 0.1 / 0.15 / 0.2
 around random centres in [0, 1]^10, net C on the unit cube [0, 1]^10, and the shipped
-examples/mlp_10_20_30_20_2.onnx on the l_inf ball of radius 0.1 around examples/x0_10.npy;
-the l_inf-local Lipschitz constant of the margin f0 - f1.  Every engine runs in the same
+examples/mlp_10_20_30_20_2.onnx on the l_inf ball of radius 0.1 around examples/x0_10.npy,
+and an MNIST-size 784-256-256-10 net (PyTorch initialisation) on the VNN-COMP-size box of
+radius 0.03 around a random point of [0, 1]^784, clipped to [0, 1] (mnist256x2-0.03, margin
+f8 - f3); the l_inf-local Lipschitz constant of the margin f0 - f1 elsewhere.  Every engine runs in the same
 process one after the other (the machine is shared: compare ratios within a row), HiGHS, one
 thread per worker.  Printed per instance and engine: status, time to proof (or the limit),
 nodes, the interval at the limit (and at ``--at`` seconds, by a separate short run), and the
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import tempfile
 import time
@@ -49,26 +52,39 @@ def suite(tmp: Path) -> list[dict]:
     x0 = np.load(ROOT / "examples" / "x0_10.npy")
     inst.append(dict(name="example-0.1", path=ROOT / "examples" / "mlp_10_20_30_20_2.onnx",
                      lo=x0 - 0.1, hi=x0 + 0.1))
+    Ws, bs = random_mlp(np.random.default_rng(4), [784, 256, 256, 10])
+    x = np.random.default_rng(104).uniform(0, 1, 784)
+    inst.append(dict(name="mnist256x2-0.03", path=save_mlp(tmp / "mnist256x2.onnx", Ws, bs),
+                     lo=np.clip(x - 0.03, 0, 1), hi=np.clip(x + 0.03, 0, 1), output="8-3"))
     return inst
 
 
 def run_one(inst: dict, engine: str, limit: float) -> dict:
     kind, workers = ENGINES[engine]
     opts = SolveOptions(solver="highs", time_limit=limit)
-    t0 = time.perf_counter()
-    res = lipc.solve(inst["path"], Domain(inst["lo"], inst["hi"]), output="0-1", input_norm="linf",
-                     options=opts,
+    t0, c0 = time.perf_counter(), _cpu()
+    res = lipc.solve(inst["path"], Domain(inst["lo"], inst["hi"]),
+                     output=inst.get("output", "0-1"), input_norm="linf", options=opts,
                      engine=kind, bab=BabOptions(workers=workers or 1))
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, _cpu() - c0
     nodes = res.stats["bab"]["nodes"] if "bab" in res.stats else res.nodes
     return dict(instance=inst["name"], engine=engine, status=res.status, seconds=seconds,
-                nodes=nodes, lower=res.lower, upper=res.upper)
+                cpu=cpu, nodes=nodes, lower=res.lower, upper=res.upper)
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished worker processes: on a shared machine the
+    wall clock of one run depends on the others' load, its CPU time much less."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _interval(r: dict) -> str:
     lo = "-" if r["lower"] is None else f"{r['lower']:.6g}"
     hi = "-" if r["upper"] is None else f"{r['upper']:.6g}"
-    return f"[{lo}, {hi}]"
+    gap = ("" if r["lower"] is None or r["upper"] is None or r["upper"] <= 0
+           else f" gap {(r['upper'] - r['lower']) / r['upper']:.1%}")
+    return f"[{lo}, {hi}]{gap}"
 
 
 def main() -> None:
@@ -85,7 +101,7 @@ def main() -> None:
             if args.only and inst["name"] not in args.only:
                 continue
             print(f"\n{inst['name']}")
-            print(f"  {'engine':7} {'status':11} {'seconds':>8} {'nodes':>7}  interval"
+            print(f"  {'engine':7} {'status':11} {'seconds':>8} {'cpu s':>7} {'nodes':>7}  interval"
                   + ("  (at --at)" if args.at else "") + "  speed-up")
             base = None
             for engine in args.engines:
@@ -98,7 +114,8 @@ def main() -> None:
                          if base and r["status"] == "optimal" else None)
                 r["speedup"] = speed
                 rows.append(r)
-                print(f"  {engine:7} {r['status']:11} {r['seconds']:8.1f} {str(r['nodes']):>7}  "
+                print(f"  {engine:7} {r['status']:11} {r['seconds']:8.1f} {r['cpu']:7.1f} "
+                      f"{str(r['nodes']):>7}  "
                       f"{_interval(r)}" + (f"  {r['at']}" if args.at else "")
                       + (f"  {speed:.2f}x" if speed else ""), flush=True)
     for engine in args.engines[1:]:

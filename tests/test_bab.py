@@ -171,3 +171,32 @@ def test_node_mip_where_highs_presolve_claimed_a_wrong_optimum(tmp_path):
     bab = lipc.solve(net, dom, output="0-1", options=opts, engine="bab")
     assert mip.status == bab.status == "optimal"
     assert bab.value == pytest.approx(mip.value, rel=1e-9) == pytest.approx(0.2086095054, rel=1e-8)
+
+
+def test_a_grandchild_inherits_sound_bounds_that_only_tighten(tmp_path):
+    """Nodes start from their parent's bounds (lipc.bab.node): at points of a grandchild's
+    region (its splits' signs hold) every node value lies inside the grandchild's bounds, and
+    those lie inside the bounds it inherited."""
+    from ir_checks import assert_bounds_contain, evaluate_as_compiled
+    from lipc.bab.node import NodeConfig, bound_node, children, node_problem
+    rng = np.random.default_rng(7)
+    Ws, bs = random_mlp(rng, [3, 8, 8, 6, 2])
+    p = lipc.problem(save_mlp(tmp_path / "n.onnx", Ws, bs), lipc.Domain(-np.ones(3), np.ones(3)),
+                     "0-1", "linf")
+    cfg = NodeConfig(mip_binaries=0)
+    args = (p.network, p.domain, p.query)
+    root = bound_node(*args, (), (), cfg)
+    checked = 0
+    for key, splits, inherited in children(root):
+        child = bound_node(*args, key, splits, cfg, inherited)
+        for key2, splits2, inherited2 in children(child):
+            q = node_problem(*args, splits2, "auto", inherited2)
+            X = rng.uniform(-1, 1, (4000, 3))
+            z = evaluate_as_compiled(q, X)
+            inside = np.all([(z[n][j] >= 0) == bool(side) for n, j, side in splits2], axis=0)
+            assert_bounds_contain(q, X[inside])
+            checked += int(inside.sum())
+            for name, (lo, hi) in inherited2.items():
+                b = q.graph.bounds[name]
+                assert np.all(b.lo >= lo) and np.all(b.hi <= hi), name
+    assert checked > 1000                      # the regions are not empty

@@ -31,7 +31,7 @@ import numpy as np
 from ..core.mip import FlatMIP
 from ..emit import write_bytes
 from ..errors import LipcError
-from .node import Candidate, NodeResult, Split
+from .node import Candidate, Inherited, NodeResult, Split
 
 FORMAT = "lipc-bab-checkpoint/1"
 OVERHEAD = 0.05          # at most this share of a run's time goes to writing its checkpoint
@@ -49,11 +49,14 @@ class CheckpointError(LipcError):
 
 
 class Pending(NamedTuple):
-    """A node whose parent was split but which is not bounded yet; ``bound`` is the parent's."""
+    """A node whose parent was split but which is not bounded yet; ``bound`` is the parent's,
+    ``inherited`` the parent's IR bounds it starts from (not stored in a checkpoint: a resumed
+    node is bounded from the domain, sound and never tighter than its parent's would give)."""
 
     key: tuple
     splits: tuple[Split, ...]
     bound: float
+    inherited: Inherited | None = None
 
 
 @dataclass

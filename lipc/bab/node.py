@@ -15,9 +15,14 @@ few binaries is handed to the MIP solver (within a time budget); a proved optimu
 Its best solution is returned as a *candidate* (input point, activation pattern, seed): the
 driver certifies it on the root query, whose witness region includes the split neurons' rows.
 
-The split is chosen by measured value: for the few unstable entries with the largest relaxation
-area, both children are bounded cheaply (symbolic bounds + LP relaxation) and the entry whose
-worse child has the smallest bound wins.
+A child starts from its parent's bounds (every bound pass intersects with them: an entry the
+parent decided needs no LP again), so bounds only tighten down the tree.  The split is chosen by
+measured value: for the few unstable entries with the largest relaxation area, both children are
+bounded by the node's own LP with the entry's gate binary fixed, re-solved warm in HiGHS (on
+A-0.15 of benchmarks/bab.py a node went from 0.61 s to 0.33 s, the split choice from 0.12 s of
+recompiling four children to a few warm LP solves).  Node MIPs run without the solver's primal
+heuristics: the incumbent comes from the primal side and the other nodes (measured 2x on
+A-0.15's node MIPs of 18-22 binaries).
 """
 from __future__ import annotations
 
@@ -35,6 +40,9 @@ from ..question.query import Query
 from ..solvers import SolveOptions, solve_mip
 
 Split = tuple[str, int, int]          # (pre-activation node, entry, side: 1 means >= 0)
+# a node's bounds handed to its children: node name -> (lo, hi); sound for every descendant, whose
+# feasible set lies inside the parent's
+Inherited = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class NodeConfig:
     bounds: str = "auto"              # bound passes for the node's compile
     mip_binaries: int = 26            # hand a node with at most this many binaries to the MIP
     mip_seconds: float = 10.0         # time budget of one hand-off
+    lp_seconds: float | None = None   # of each LP solve (the search gives it the run's time left)
     solver: str = "auto"
     candidates: int = 2               # split entries measured per node
     seed: int = 0
@@ -73,15 +82,20 @@ class NodeResult:
     mip: bool = False                 # handed to the MIP solver
     seconds: float = 0.0
     stats: dict = field(default_factory=dict)
+    bounds: Inherited | None = field(default=None, repr=False)   # for the children
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _apply_splits(splits: tuple[Split, ...]):
-    """The pipeline step fixing the split neurons (see the module docstring)."""
+def _apply_splits(splits: tuple[Split, ...], inherited: Inherited | None):
+    """The pipeline step fixing the split neurons (see the module docstring), after seeding the
+    graph with the parent's bounds: the bound passes intersect every node's new bounds with
+    them, so entries the parent decided stay decided and need no LP of their own."""
     def step(p: Problem) -> None:
         g = p.graph
+        for name, (lo, hi) in (inherited or {}).items():
+            g.bounds[name] = Bounds(lo, hi, "parent")
         for z, j, side in splits:
             n = g.op(z).size
             lo, hi = np.full(n, -np.inf), np.full(n, np.inf)
@@ -101,14 +115,22 @@ def _apply_splits(splits: tuple[Split, ...]):
 
 
 def node_problem(network: Network, domain: Domain, query: Query, splits: tuple[Split, ...],
-                 bounds: str) -> Problem:
+                 bounds: str, inherited: Inherited | None = None) -> Problem:
     """The query restricted to the node's splits (no IR passes: every forward conditional
-    keeps its name, so the node's pattern maps onto the root's)."""
+    keeps its name, so the node's pattern maps onto the root's); ``inherited``: the parent's
+    bounds, intersected with the node's own."""
     pipeline = list(PIPELINE)
     at = [name for name, _ in pipeline].index("bounds")
-    pipeline.insert(at, ("splits", _apply_splits(splits)))
+    pipeline.insert(at, ("splits", _apply_splits(splits, inherited)))
     return build_problem(network, domain, query, CompileOptions(bounds=bounds, passes=False),
                          pipeline=pipeline)
+
+
+def inherited_bounds(p: Problem) -> Inherited:
+    """The node's bounds of every non-input node of its query, for its children."""
+    g = p.graph
+    return {n: (g.bounds[n].lo, g.bounds[n].hi) for n in g.needed(p.objective)
+            if n in g.bounds and n != p.network.input}
 
 
 def objective_bound(p: Problem) -> float:
@@ -116,28 +138,51 @@ def objective_bound(p: Problem) -> float:
     return float(p.graph.bounds[p.objective].hi[0])
 
 
-def lp_bound(low) -> float:
-    """The LP relaxation's optimum of the node's MIP (an upper bound of the node's constant);
-    -inf when the relaxation is infeasible (the splits leave no point of the domain)."""
-    import highspy as hs
+class NodeLP:
+    """The LP relaxation of a node's MIP, kept in HiGHS: its optimum bounds the node's constant
+    from above, and strong branching re-solves it warm (dual simplex from the node's basis)
+    with one gate binary fixed, instead of compiling and solving each child from scratch."""
 
-    from ..solvers.highs import build_highs
-    flat = replace(low.mip, integer=np.zeros_like(low.mip.integer))
-    h = build_highs(flat)
-    h.setOptionValue("primal_feasibility_tolerance", 1e-9)
-    h.setOptionValue("dual_feasibility_tolerance", 1e-9)
-    h.run()
-    status = h.getModelStatus()
-    if status == hs.HighsModelStatus.kInfeasible:
-        return -np.inf
-    if status != hs.HighsModelStatus.kOptimal:
-        return np.inf
-    return float(h.getInfo().objective_function_value)
+    def __init__(self, low, seconds: float | None = None):
+        import highspy as hs
+
+        from ..solvers.highs import build_highs
+        self.hs, self.low = hs, low
+        self.h = build_highs(replace(low.mip, integer=np.zeros_like(low.mip.integer)))
+        self.h.setOptionValue("primal_feasibility_tolerance", 1e-9)
+        self.h.setOptionValue("dual_feasibility_tolerance", 1e-9)
+        if seconds is not None:       # a 784-256-256-10 root LP takes 15 s: stop at the run's end
+            self.h.setOptionValue("time_limit", max(0.01, float(seconds)))
+        self.value = self._solve()
+
+    def _solve(self) -> float:
+        """The optimum; -inf when infeasible (the splits leave no point of the domain), +inf
+        when HiGHS fails or runs out of time (no bound)."""
+        self.h.run()
+        status = self.h.getModelStatus()
+        if status == self.hs.HighsModelStatus.kInfeasible:
+            return -np.inf
+        if status != self.hs.HighsModelStatus.kOptimal:
+            return np.inf
+        return float(self.h.getInfo().objective_function_value)
+
+    def fixed(self, col: int, value: float) -> float:
+        """The optimum with column ``col`` fixed to ``value`` (a relaxation of the child whose
+        gate is ``value``: the node's big-M rows with the binary at 0 / 1 are the split)."""
+        lo, hi = float(self.low.mip.lb[col]), float(self.low.mip.ub[col])
+        self.h.changeColBounds(col, value, value)
+        out = self._solve()
+        self.h.changeColBounds(col, lo, hi)
+        return out
 
 
-def forward_unstable(p: Problem) -> list[tuple[str, int, float]]:
-    """(pre-activation node, entry, relaxation area -lo*hi/(hi-lo)) of every unstable forward
-    neuron of the node, largest area first (ties by name and entry: deterministic)."""
+def forward_unstable(p: Problem) -> list[tuple[str, str, int, float]]:
+    """(conditional, pre-activation node, entry, relaxation area -lo*hi/(hi-lo)) of every
+    unstable forward neuron of the node, largest area first (ties by name and entry:
+    deterministic).  The norm's conditionals (gradient signs) were measured as split candidates
+    too: on A-0.15 of benchmarks/bab.py a sign split bounds the children like a neuron split
+    (0.45 / 0.50 from 0.52) but leaves them one binary less instead of three, and no node got
+    small enough for a hand-off within 60 s."""
     g = p.graph
     out = []
     for name in g.topo():
@@ -146,24 +191,18 @@ def forward_unstable(p: Problem) -> list[tuple[str, int, float]]:
             zb = g.bounds[op.src]
             for j in np.flatnonzero((zb.lo < 0) & (zb.hi > 0)):
                 lo, hi = float(zb.lo[j]), float(zb.hi[j])
-                out.append((op.src, int(j), -lo * hi / (hi - lo)))
-    out.sort(key=lambda t: (-t[2], t[0], t[1]))
+                out.append((name, op.src, int(j), -lo * hi / (hi - lo)))
+    out.sort(key=lambda t: (-t[3], t[1], t[2]))
     return out
 
 
-def child_bound(network, domain, query, splits, bounds: str = "symbolic") -> float:
-    p = node_problem(network, domain, query, splits, bounds)
-    return min(objective_bound(p), lp_bound(lower_problem(p)))
-
-
-def choose_split(network, domain, query, p: Problem, splits, cfg: NodeConfig
-                 ) -> tuple[str, int] | None:
-    """The candidate entry whose worse child has the smallest cheap bound."""
-    cands = forward_unstable(p)[: cfg.candidates]
+def choose_split(p: Problem, lp: NodeLP, cfg: NodeConfig) -> tuple[str, int] | None:
+    """Of the ``cfg.candidates`` unstable neurons with the largest relaxation area, the one
+    whose worse child has the smallest LP bound (the node's LP with the gate fixed, warm)."""
     best, best_val = None, np.inf
-    for z, j, _ in cands:
-        worst = max(child_bound(network, domain, query, splits + ((z, j, side),))
-                    for side in (0, 1))
+    for cond, z, j, _ in forward_unstable(p)[: cfg.candidates]:
+        col = int(lp.low.values[cond].cols[j])
+        worst = max(lp.fixed(col, side) for side in (0.0, 1.0)) if col >= 0 else np.inf
         if best is None or worst < best_val:
             best, best_val = (z, j), worst
     return best
@@ -196,6 +235,7 @@ def _hand_off(p: Problem, low, cfg: NodeConfig, res: NodeResult) -> None:
         # the solver's default tolerances and without presolve.
         out = solve_mip(low.mip, SolveOptions(solver=cfg.solver, time_limit=cfg.mip_seconds,
                                               seed=cfg.seed, retry=False, presolve=False,
+                                              heuristics=False,
                                               feas_tol=NODE_FEAS_TOL, int_tol=NODE_INT_TOL))
     except LipcError as e:
         res.stats["mip_error"] = str(e)
@@ -210,25 +250,28 @@ def _hand_off(p: Problem, low, cfg: NodeConfig, res: NodeResult) -> None:
 
 
 def bound_node(network: Network, domain: Domain, query: Query, key: tuple,
-               splits: tuple[Split, ...], cfg: NodeConfig) -> NodeResult:
+               splits: tuple[Split, ...], cfg: NodeConfig,
+               inherited: Inherited | None = None) -> NodeResult:
     """Compile, bound and (when small) solve one node; pure given its arguments except for a
     MIP hand-off stopped by its time budget."""
     t0 = time.perf_counter()
-    p = node_problem(network, domain, query, splits, cfg.bounds)
+    p = node_problem(network, domain, query, splits, cfg.bounds, inherited)
     low = lower_problem(p)
     res = NodeResult(key, splits, objective_bound(p), binaries=int(low.mip.meta["binaries"]))
-    res.upper = min(res.upper, lp_bound(low))
+    lp = NodeLP(low, cfg.lp_seconds)
+    res.upper = min(res.upper, lp.value)
     if res.upper == -np.inf:                         # the splits leave no point: empty node
         res.closed = True
     elif res.binaries <= cfg.mip_binaries or not forward_unstable(p):
         _hand_off(p, low, cfg, res)       # small, or nothing left to split on
     if not res.closed:
-        res.split = choose_split(network, domain, query, p, splits, cfg)
+        res.split = choose_split(p, lp, cfg)
+        res.bounds = inherited_bounds(p)
     res.seconds = time.perf_counter() - t0
     return res
 
 
-def children(res: NodeResult) -> list[tuple[tuple, tuple[Split, ...]]]:
-    """The two children of a node along its chosen neuron."""
+def children(res: NodeResult) -> list[tuple[tuple, tuple[Split, ...], Inherited | None]]:
+    """The two children of a node along its chosen neuron, with the node's bounds."""
     z, j = res.split
-    return [(res.key + (side,), res.splits + ((z, j, side),)) for side in (0, 1)]
+    return [(res.key + (side,), res.splits + ((z, j, side),), res.bounds) for side in (0, 1)]

@@ -126,19 +126,20 @@ class _State:
 _SHARED: dict[str, tuple] = {}
 
 
-def _bound_shared(token: str, key: tuple, splits: tuple, cfg: NodeConfig) -> NodeResult:
+def _bound_shared(token: str, key: tuple, splits: tuple, cfg: NodeConfig,
+                  inherited) -> NodeResult:
     network, domain, query = _SHARED[token]
-    return bound_node(network, domain, query, key, splits, cfg)
+    return bound_node(network, domain, query, key, splits, cfg, inherited)
 
 
 def _jobs(token: str, par: Parallelism, nodes, cfg):
     if par.backend == "processes":
-        return _bound_shared, [(_name(q.key), (token, q.key, q.splits, cfg)) for q in nodes]
+        return _bound_shared, [(_name(q.key), (token, q.key, q.splits, cfg, q.inherited)) for q in nodes]
     network, domain, query = _SHARED[token]
     if par.backend == "dask":
         network = replace(network, reference=None)
-    return bound_node, [(_name(q.key), (network, domain, query, q.key, q.splits, cfg))
-                        for q in nodes]
+    return bound_node, [(_name(q.key), (network, domain, query, q.key, q.splits, cfg,
+                                         q.inherited)) for q in nodes]
 
 
 def _name(key: tuple) -> str:
@@ -171,9 +172,9 @@ def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits:
                 room = max(0, limits.node_limit - st.nodes)
                 pending, held = pending[:room], pending[room:]
             node_cfg = cfg
-            if limits.time_limit is not None:       # a hand-off never outlives the run
+            if limits.time_limit is not None:   # a hand-off or an LP never outlives the run
                 left = max(0.1, limits.time_limit - (time.perf_counter() - t0))
-                node_cfg = replace(cfg, mip_seconds=min(cfg.mip_seconds, left))
+                node_cfg = replace(cfg, mip_seconds=min(cfg.mip_seconds, left), lp_seconds=left)
             fn, jobs = _jobs(token, par, pending, node_cfg)
             results = dict(run_jobs(fn, jobs, par))
             for name in sorted(results, key=_key_order):
@@ -193,7 +194,7 @@ def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits:
                     stuck.append(e)
                     continue
                 parents += 1
-                pending.extend(Pending(k, s, e[2].upper) for k, s in children(e[2]))
+                pending.extend(Pending(k, s, e[2].upper, inh) for k, s, inh in children(e[2]))
             for e in stuck:
                 heapq.heappush(st.open, e)
             expanding = pending

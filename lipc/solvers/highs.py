@@ -75,6 +75,11 @@ def build_highs(flat):
     return h
 
 
+HEURISTICS_OFF = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_rins": False,
+                  "mip_heuristic_run_rens": False, "mip_heuristic_run_feasibility_jump": False,
+                  "mip_heuristic_run_root_reduced_cost": False}
+
+
 class HiGHS(Backend):
     name, label, module = "highs", "HiGHS (highspy)", "highspy"
     install = "pip install highspy (a dependency of lipc)"
@@ -101,6 +106,9 @@ class HiGHS(Backend):
                 set_("time_limit", max(0.01, float(att.time_limit)))
             if opts.node_limit is not None:
                 set_("mip_max_nodes", int(opts.node_limit))
+            if not opts.heuristics:
+                for name, value in HEURISTICS_OFF.items():
+                    set_(name, value)
 
             def on_interrupt(e):
                 d = e.data_out
