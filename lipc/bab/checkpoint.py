@@ -50,8 +50,8 @@ class CheckpointError(LipcError):
 
 class Pending(NamedTuple):
     """A node whose parent was split but which is not bounded yet; ``bound`` is the parent's,
-    ``inherited`` the parent's IR bounds it starts from (not stored in a checkpoint: a resumed
-    node is bounded from the domain, sound and never tighter than its parent's would give)."""
+    ``inherited`` the parent's IR bounds it starts from (stored too: a resumed run bounds its
+    nodes exactly as the uninterrupted run would)."""
 
     key: tuple
     splits: tuple[Split, ...]
@@ -95,15 +95,31 @@ def _splits(raw) -> tuple[Split, ...]:
     return tuple((str(z), int(j), int(side)) for z, j, side in raw)
 
 
+def _bounds(b: Inherited | None) -> dict | None:
+    """IR bounds as JSON lists (floats round-trip exactly)."""
+    if b is None:
+        return None
+    return {k: [np.asarray(lo, float).tolist(), np.asarray(hi, float).tolist()]
+            for k, (lo, hi) in b.items()}
+
+
+def _inherited(raw: dict | None) -> Inherited | None:
+    if raw is None:
+        return None
+    return {str(k): (np.array(lo, float), np.array(hi, float)) for k, (lo, hi) in raw.items()}
+
+
 def _node(n: NodeResult) -> dict:
     return dict(key=list(n.key), splits=[list(s) for s in n.splits], upper=n.upper,
-                split=None if n.split is None else list(n.split), binaries=n.binaries)
+                split=None if n.split is None else list(n.split), binaries=n.binaries,
+                bounds=_bounds(n.bounds))
 
 
 def _open_node(d: dict) -> NodeResult:
     split = None if d["split"] is None else (str(d["split"][0]), int(d["split"][1]))
     return NodeResult(tuple(int(k) for k in d["key"]), _splits(d["splits"]), float(d["upper"]),
-                      split=split, binaries=int(d["binaries"]))
+                      split=split, binaries=int(d["binaries"]),
+                      bounds=_inherited(d.get("bounds")))
 
 
 def _witness(w) -> dict | None:
@@ -118,7 +134,8 @@ def encode(s: Snapshot, fingerprint: str) -> bytes:
     body = dict(format=FORMAT, lipc_version=lipc_version(), fingerprint=fingerprint,
                 open=[_node(n) for n in s.open],
                 pending=[dict(key=list(q.key), splits=[list(t) for t in q.splits],
-                              bound=q.bound) for q in s.pending],
+                              bound=q.bound, inherited=_bounds(q.inherited))
+                         for q in s.pending],
                 incumbent=_witness(s.witness),
                 **{k: getattr(s, k) for k in COUNTS})
     return (json.dumps(body, separators=(",", ":")) + "\n").encode()
@@ -184,7 +201,8 @@ def load(path: str, fingerprint: str,
             lower, witness = certify(cand)
         return Snapshot([_open_node(d) for d in body["open"]],
                         [Pending(tuple(int(k) for k in d["key"]), _splits(d["splits"]),
-                                 float(d["bound"])) for d in body["pending"]],
+                                 float(d["bound"]), _inherited(d.get("inherited")))
+                         for d in body["pending"]],
                         lower, witness, float(body["done_upper"]), int(body["nodes"]),
                         int(body["pruned"]), int(body["closed"]), int(body["hand_offs"]),
                         int(body["batches"]))
