@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 
@@ -157,7 +158,8 @@ def search(p: Problem, low: Lowered, seconds: float = 0.5, samples: int = 2000, 
     seeds = seeds_of(p, rng)
     X = sample_domain(p.domain, samples, rng)
     vals, _ = norms_at(p, X, seeds)
-    order = np.argsort(-vals, kind="stable")[:starts]
+    ranked = np.argsort(-vals, kind="stable")
+    order = ranked[:starts]
     share = CLIMB_SHARE_WALKING if flip_walk else CLIMB_SHARE
     Xc, vc = climb(p, X[order], vals[order], seeds, rng, deadline=t0 + share * seconds)
     vc, which = norms_at(p, Xc, seeds)
@@ -177,22 +179,36 @@ def search(p: Problem, low: Lowered, seconds: float = 0.5, samples: int = 2000, 
         best.value = best.witness.value
         best.stats["climbed"] = best.value
     if flip_walk:
-        _walk_from(p, low, [w for w, _ in found], seeds, t0 + seconds, best)
+        later = np.concatenate([Xc[np.argsort(-vc, kind="stable")[certified:]],
+                                X[ranked[starts:]]])
+        _walk_from(p, low, _starts(p, [w for w, _ in found], later), seeds, t0 + seconds, best)
     best.seconds = time.perf_counter() - t0
     return best
 
 
-def _walk_from(p: Problem, low: Lowered, starts: list[Witness], seeds: np.ndarray,
+def _starts(p: Problem, found: list[Witness], later: np.ndarray) -> Iterator[Witness]:
+    """Walk starts, best first: the certified climbed points, then the other climbed and
+    sampled points, each certified where it stands (skipped when it cannot be)."""
+    yield from found
+    for x in later:
+        w = certify_point(p, x)
+        if w is not None:
+            yield w
+
+
+def _walk_from(p: Problem, low: Lowered, starts: Iterator[Witness], seeds: np.ndarray,
                deadline: float, best: Primal) -> None:
-    """Flip-walk from each certified start (best first) while time is left; ``best`` takes any
-    certified improvement and its MIP start."""
-    steps = scored = tried = 0
+    """Flip-walk from each start while time is left, never twice through a region; ``best``
+    takes any certified improvement and its MIP start."""
+    steps = scored = tried = walks = 0
+    seen: set[bytes] = set()
     for w in starts:
         if time.perf_counter() > deadline:
             break
-        r = walk(p, low, w, seeds, deadline)
-        steps, scored, tried = steps + r.steps, scored + r.scored, tried + r.tried
-        if r.witness.value > best.value:
+        r = walk(p, low, w, seeds, deadline, seen)
+        walks, steps = walks + 1, steps + r.steps
+        scored, tried = scored + r.scored, tried + r.tried
+        if best.value is None or r.witness.value > best.value:
             best.witness, best.value = r.witness, r.witness.value
             best.start = start_columns(p, low, np.asarray(r.witness.x), np.asarray(r.witness.c))
-    best.stats.update(walk_steps=steps, walk_scored=scored, walk_tried=tried)
+    best.stats.update(walks=walks, walk_steps=steps, walk_scored=scored, walk_tried=tried)

@@ -136,12 +136,24 @@ def step(p: Problem, low: Lowered, w: Witness, gates: dict[str, np.ndarray],
     return None
 
 
-def walk(p: Problem, low: Lowered, start: Witness, seeds: np.ndarray, deadline: float) -> Walk:
-    """Flip-walk from a certified point until no single flip certifies an improvement or the
-    deadline passes; the result's witness is certified (the start at worst)."""
+def key_of(w: Witness) -> bytes:
+    """A witness's activation pattern as a hashable key (visited regions)."""
+    return b"".join(np.asarray(w.pattern[g], np.int8).tobytes() for g in sorted(w.pattern))
+
+
+def walk(p: Problem, low: Lowered, start: Witness, seeds: np.ndarray, deadline: float,
+         seen: set[bytes] | None = None) -> Walk:
+    """Flip-walk from a certified point until no single flip certifies an improvement, the
+    walk enters a region in ``seen`` (walked from before: updated here), or the deadline
+    passes; the result's witness is certified (the start at worst)."""
     out = Walk(start)
     gates = open_gates(p)
+    seen = set() if seen is None else seen
     while start.value is not None and time.perf_counter() < deadline:
+        key = key_of(out.witness)
+        if key in seen:
+            break
+        seen.add(key)
         nxt = step(p, low, out.witness, gates, seeds, deadline, out)
         if nxt is None:
             break
