@@ -31,8 +31,9 @@ from .walk import columns, leaves_of, norms_at, walk
 from .witness import Witness, certify_point, verify
 
 MAX_RANDOM_SEEDS = 64          # a box C too large to enumerate: this many random sign vectors
-CLIMB_SHARE = 0.7              # of the time budget, for the climb (the rest: certification)
-CLIMB_SHARE_WALKING = 0.4      # ... when the flip walk follows (it gets what is left)
+PULL = 1e-9                    # relative pull of a boundary point into the domain's interior
+CLIMB_SHARE = 0.7              # of the time budget at most, for the climb (the rest:
+                               # certification, then the flip walk)
 
 
 @dataclass
@@ -129,11 +130,16 @@ def verify_columns(p: Problem, low: Lowered, cols: np.ndarray) -> Witness:
 def certify(p: Problem, low: Lowered, x: np.ndarray, c: np.ndarray) -> tuple[Witness, np.ndarray]:
     """A verified lower bound at x, and the MIP start columns of x's pattern.  A sampled point
     is almost surely strictly inside its region, so it is certified where it stands first (no
-    LP: what keeps the first bound within a second on wide nets); the witness's Chebyshev
-    point of the pattern's region only when that fails."""
+    LP: what keeps the first bound within a second on wide nets), or pulled a hair towards the
+    domain's centre (the climb clips points onto the box's faces, which are not interior); the
+    witness's Chebyshev point of the pattern's region only when both fail."""
     cols = start_columns(p, low, x, c)
-    w = certify_point(p, x)
-    return (w if w is not None else verify_columns(p, low, cols)), cols
+    centre = p.domain.center
+    for y in (x, centre + (1 - PULL) * (x - centre)):
+        w = certify_point(p, y)
+        if w is not None:
+            return w, cols
+    return verify_columns(p, low, cols), cols
 
 
 def pattern_columns(p: Problem, low: Lowered, x: np.ndarray, pattern: dict[str, np.ndarray],
@@ -160,8 +166,7 @@ def search(p: Problem, low: Lowered, seconds: float = 0.5, samples: int = 2000, 
     vals, _ = norms_at(p, X, seeds)
     ranked = np.argsort(-vals, kind="stable")
     order = ranked[:starts]
-    share = CLIMB_SHARE_WALKING if flip_walk else CLIMB_SHARE
-    Xc, vc = climb(p, X[order], vals[order], seeds, rng, deadline=t0 + share * seconds)
+    Xc, vc = climb(p, X[order], vals[order], seeds, rng, deadline=t0 + CLIMB_SHARE * seconds)
     vc, which = norms_at(p, Xc, seeds)
     best = Primal(None, None, None, float(np.max(vc)) if vc.size else None,
                   points=int(X.shape[0]), stats={"sampled_best": float(vals.max())})

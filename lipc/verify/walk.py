@@ -29,6 +29,7 @@ from ..core.ir import Conditional, Input
 from ..lowering import Lowered
 from .witness import Witness, verify
 
+GAIN = 1e-9                    # relative score gain a flip needs to be tried
 TRIES_PER_STEP = 12            # feasibility LPs per step before the walk gives up on a point
 
 
@@ -123,7 +124,8 @@ def step(p: Problem, low: Lowered, w: Witness, gates: dict[str, np.ndarray],
         return None
     score, which = norms_at(p, np.repeat(x[None, :], len(moves), axis=0), seeds, forced)
     walk.scored += len(moves)
-    order = [k for k in np.argsort(-score, kind="stable") if score[k] > w.value]
+    # a flip scoring the same as the region (up to rounding) is not worth an LP
+    order = [k for k in np.argsort(-score, kind="stable") if score[k] > w.value * (1 + GAIN)]
     for k in order[:TRIES_PER_STEP]:
         if time.perf_counter() > deadline:
             return None
