@@ -10,52 +10,35 @@ from __future__ import annotations
 import numpy as np
 
 from .linear_set import LinearSet
-from ..util.capture import captured_stdout
 
 
 def deepest_point(G: np.ndarray, h: np.ndarray, dom: LinearSet):
     """max t s.t. G x + t ||G_i|| <= h, dom's rows and box shrunk by t.  Returns (x, t) or
-    (None, -inf) when the LP has no solution."""
-    import mip
+    (None, -inf) when the LP has no solution.  HiGHS (scipy's linprog) on dense rows: the
+    witness of every flip the primal walk tries goes through here, on 784-input nets too."""
+    from scipy.optimize import linprog
 
-
-    d = dom.lo.size
-    m = mip.Model(sense=mip.MAXIMIZE, solver_name=mip.CBC)
-    m.verbose = 0
-    xs = [m.add_var(lb=float(dom.lo[i]), ub=float(dom.hi[i])) for i in range(d)]
-    t = m.add_var(lb=-1.0, ub=float(np.max(dom.hi - dom.lo)))
-    ss = [m.add_var(lb=float(a), ub=float(b)) for a, b in zip(dom.s_lo, dom.s_hi)] \
-        if dom.n_aux else []
-
-    def row(coef: np.ndarray, aux: np.ndarray | None, margin: float):
-        nz = np.flatnonzero(coef)
-        vs, cs = [xs[j] for j in nz], coef[nz].tolist()
-        if aux is not None:
-            nza = np.flatnonzero(aux)
-            vs, cs = vs + [ss[j] for j in nza], cs + aux[nza].tolist()
-        return mip.LinExpr(vs + [t], cs + [margin])
-
-    for i in range(G.shape[0]):
-        norm = float(np.linalg.norm(G[i]))
-        if norm == 0.0:
-            if h[i] < 0:
-                return None, -np.inf
-            continue
-        m.add_constr(row(G[i], None, norm) <= float(h[i]))
-    for i in range(dom.n_rows):
-        a = dom.A[i]
-        aux = dom.B[i] if dom.n_aux else None
-        norm = float(np.linalg.norm(a))
-        if np.isfinite(dom.r_hi[i]):
-            m.add_constr(row(a, aux, norm) <= float(dom.r_hi[i]))
-        if np.isfinite(dom.r_lo[i]):
-            m.add_constr(row(-a, None if aux is None else -aux, norm) <= float(-dom.r_lo[i]))
-    for i in range(d):
-        m.add_constr(xs[i] - t >= float(dom.lo[i]))
-        m.add_constr(xs[i] + t <= float(dom.hi[i]))
-    m.objective = mip.LinExpr([t], [1.0])
-    with captured_stdout(lambda line: None):
-        status = m.optimize()
-    if status != mip.OptimizationStatus.OPTIMAL:
+    d, k = dom.lo.size, dom.n_aux
+    G = np.asarray(G, dtype=np.float64).reshape(-1, d)
+    gn = np.linalg.norm(G, axis=1)
+    if np.any((gn == 0.0) & (np.asarray(h) < 0)):
         return None, -np.inf
-    return np.array([v.x for v in xs]), float(t.x)
+    keep = gn > 0.0
+    blocks = [(np.hstack([G[keep], np.zeros((int(keep.sum()), k))]), gn[keep], h[keep])]
+    if dom.n_rows:
+        A = np.hstack([dom.A, dom.B if k else np.zeros((dom.n_rows, 0))])
+        an = np.linalg.norm(dom.A, axis=1)
+        up, dn = np.isfinite(dom.r_hi), np.isfinite(dom.r_lo)
+        blocks += [(A[up], an[up], dom.r_hi[up]), (-A[dn], an[dn], -dom.r_lo[dn])]
+    box = np.hstack([np.eye(d), np.zeros((d, k))])
+    blocks += [(box, np.ones(d), dom.hi), (-box, np.ones(d), -dom.lo)]
+    A_ub = np.vstack([np.hstack([M, m[:, None]]) for M, m, _ in blocks])
+    b_ub = np.concatenate([np.asarray(b, dtype=np.float64) for _, _, b in blocks])
+    bounds = (list(zip(dom.lo, dom.hi)) + (list(zip(dom.s_lo, dom.s_hi)) if k else [])
+              + [(-1.0, float(np.max(dom.hi - dom.lo)))])
+    cost = np.zeros(d + k + 1)
+    cost[-1] = -1.0
+    res = linprog(cost, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs")
+    if res.status != 0:
+        return None, -np.inf
+    return res.x[:d], float(res.x[-1])

@@ -1,7 +1,7 @@
 """The primal side: verified lower bounds found fast, before and during any solve.
 
 The gradient norm ||J(x)^T c||_* is piecewise constant over activation regions, so the lower
-bound improves only by reaching a region with a larger norm.  Three cheap steps do most of it:
+bound improves only by reaching a region with a larger norm.  Four cheap steps do most of it:
 
 1. sample the domain (seeded) and evaluate the gradient of the compiled backward pass at every
    point in one batch (exact inside a region);
@@ -10,12 +10,15 @@ bound improves only by reaching a region with a larger norm.  Three cheap steps 
 3. certify the best few points: the activation pattern at the point is written as a MIP column
    vector (:func:`start_columns`, the inverse of how the witness reads a solution) and handed to
    :func:`certify`, the one call site of the witness machinery (a Chebyshev point of the pattern's
-   region, the gradient recomputed on the original network).  The same columns are the MIP start.
+   region, the gradient recomputed on the original network).  The same columns are the MIP start;
+4. walk from the certified points to neighbouring regions by single flips of unstable neurons
+   (:mod:`lipc.verify.walk`), each move certified by the same witness machinery.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 
@@ -24,9 +27,13 @@ from ..core.interpret import evaluate
 from ..core.ir import Conditional, Input
 from ..lowering import Lowered
 from ..question.sampling import l1_ball_of, sample_domain
-from .witness import Witness, verify
+from .walk import columns, leaves_of, norms_at, walk
+from .witness import Witness, certify_point, verify
 
 MAX_RANDOM_SEEDS = 64          # a box C too large to enumerate: this many random sign vectors
+PULL = 1e-9                    # relative pull of a boundary point into the domain's interior
+CLIMB_SHARE = 0.7              # of the time budget at most, for the climb (the rest:
+                               # certification, then the flip walk)
 
 
 @dataclass
@@ -48,27 +55,6 @@ def seeds_of(p: Problem, rng: np.random.Generator) -> np.ndarray:
     if v is not None:
         return np.asarray(v, dtype=np.float64)
     return rng.choice([-1.0, 1.0], size=(MAX_RANDOM_SEEDS, p.query.output.m))
-
-
-def _leaves(p: Problem, X: np.ndarray, c: np.ndarray) -> dict[str, np.ndarray]:
-    leaves = {p.network.input: X.T}
-    seed = p.graph.role("seed")
-    if isinstance(p.graph.op(seed), Input):          # C is a set: the seed is a variable
-        leaves[seed] = np.repeat(np.asarray(c, float)[:, None], X.shape[0], axis=1)
-    return leaves
-
-
-def norms_at(p: Problem, X: np.ndarray, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(best dual gradient norm, index of its seed) at every row of X, from the compiled IR."""
-    dual = p.query.input_norm.dual
-    best = np.full(X.shape[0], -np.inf)
-    which = np.zeros(X.shape[0], dtype=int)
-    for k, c in enumerate(seeds):
-        G = evaluate(p.graph, _leaves(p, X, c), [p.gradient])[p.gradient].T
-        vals = np.array([dual(g) for g in G])
-        better = vals > best
-        best[better], which[better] = vals[better], k
-    return best, which
 
 
 def inside(dom, X: np.ndarray) -> np.ndarray:
@@ -126,7 +112,7 @@ def start_columns(p: Problem, low: Lowered, x: np.ndarray, c: np.ndarray) -> np.
     targets = [n for n in low.values
                if not (isinstance(p.graph.op(n), Input) and n != p.network.input
                        and n != p.graph.role("seed"))]
-    vals = evaluate(p.graph, _leaves(p, x[None, :], c), targets)
+    vals = evaluate(p.graph, leaves_of(p, x[None, :], c), targets)
     cols = np.full(low.mip.n_cols, np.nan)
     for name in targets:
         v = low.values[name]
@@ -142,8 +128,17 @@ def verify_columns(p: Problem, low: Lowered, cols: np.ndarray) -> Witness:
 
 
 def certify(p: Problem, low: Lowered, x: np.ndarray, c: np.ndarray) -> tuple[Witness, np.ndarray]:
-    """A verified lower bound at x, and the MIP start columns of x's pattern."""
+    """A verified lower bound at x, and the MIP start columns of x's pattern.  A sampled point
+    is almost surely strictly inside its region, so it is certified where it stands first (no
+    LP: what keeps the first bound within a second on wide nets), or pulled a hair towards the
+    domain's centre (the climb clips points onto the box's faces, which are not interior); the
+    witness's Chebyshev point of the pattern's region only when both fail."""
     cols = start_columns(p, low, x, c)
+    centre = p.domain.center
+    for y in (x, centre + (1 - PULL) * (x - centre)):
+        w = certify_point(p, y)
+        if w is not None:
+            return w, cols
     return verify_columns(p, low, cols), cols
 
 
@@ -152,42 +147,73 @@ def pattern_columns(p: Problem, low: Lowered, x: np.ndarray, pattern: dict[str, 
     """Columns of the root MIP for input x with the activation ``pattern`` (forward
     conditional -> 0/1 entries; conditionals it lacks take their value at x) and seed c: what
     the witness reads (input, forward binaries, seed), everything else NaN."""
-    cols = np.full(low.mip.n_cols, np.nan)
-    at_x = evaluate(p.graph, _leaves(p, x[None, :], seeds_of(p, np.random.default_rng(0))[0]),
-                    [n for n in low.values if isinstance(p.graph.op(n), Conditional)
-                     and p.graph.stage(n) == "forward"])
-    for name, v in low.values.items():
-        op = p.graph.op(name)
-        if name == p.network.input:
-            vals = x
-        elif isinstance(op, Conditional) and p.graph.stage(name) == "forward":
-            vals = pattern.get(name, at_x[name][:, 0])
-        elif name == p.graph.role("seed") and seed is not None:
-            vals = seed
-        else:
-            continue
-        cols[v.cols[v.var]] = np.asarray(vals, float)[v.var]
-    return cols
+    gates = [n for n in low.values if isinstance(p.graph.op(n), Conditional)
+             and p.graph.stage(n) == "forward"]
+    at_x = evaluate(p.graph, leaves_of(p, x[None, :], seeds_of(p, np.random.default_rng(0))[0]),
+                    gates)
+    return columns(p, low, x, {n: pattern.get(n, at_x[n][:, 0]) for n in gates}, seed)
 
 
 def search(p: Problem, low: Lowered, seconds: float = 0.5, samples: int = 2000, seed: int = 0,
-           starts: int = 8, certified: int = 3) -> Primal:
-    """Sample, climb and certify within about ``seconds``; deterministic for a given seed
-    (the time budget can only cut the climb short)."""
+           starts: int = 8, certified: int = 3, flip_walk: bool = True) -> Primal:
+    """Sample, climb, certify and (``flip_walk``) walk to neighbouring regions by flips within
+    about ``seconds``; deterministic for a given seed (the time budget can only cut the climb
+    and the walk short)."""
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     seeds = seeds_of(p, rng)
     X = sample_domain(p.domain, samples, rng)
     vals, _ = norms_at(p, X, seeds)
-    order = np.argsort(-vals, kind="stable")[:starts]
-    Xc, vc = climb(p, X[order], vals[order], seeds, rng, deadline=t0 + 0.7 * seconds)
+    ranked = np.argsort(-vals, kind="stable")
+    order = ranked[:starts]
+    Xc, vc = climb(p, X[order], vals[order], seeds, rng, deadline=t0 + CLIMB_SHARE * seconds)
     vc, which = norms_at(p, Xc, seeds)
     best = Primal(None, None, None, float(np.max(vc)) if vc.size else None,
                   points=int(X.shape[0]), stats={"sampled_best": float(vals.max())})
     # certify distinct patterns, best first: the IR value is only a candidate until verified
+    found = []
     for i in np.argsort(-vc, kind="stable")[:certified]:
+        if found and time.perf_counter() > t0 + seconds:
+            break
         w, cols = certify(p, low, Xc[i], seeds[which[i]])
-        if w.value is not None and (best.value is None or w.value > best.value):
-            best.value, best.witness, best.start = w.value, w, cols
+        if w.value is not None:
+            found.append((w, cols))
+    found.sort(key=lambda wc: -wc[0].value)
+    if found:
+        best.witness, best.start = found[0]
+        best.value = best.witness.value
+        best.stats["climbed"] = best.value
+    if flip_walk:
+        later = np.concatenate([Xc[np.argsort(-vc, kind="stable")[certified:]],
+                                X[ranked[starts:]]])
+        _walk_from(p, low, _starts(p, [w for w, _ in found], later), seeds, t0 + seconds, best)
     best.seconds = time.perf_counter() - t0
     return best
+
+
+def _starts(p: Problem, found: list[Witness], later: np.ndarray) -> Iterator[Witness]:
+    """Walk starts, best first: the certified climbed points, then the other climbed and
+    sampled points, each certified where it stands (skipped when it cannot be)."""
+    yield from found
+    for x in later:
+        w = certify_point(p, x)
+        if w is not None:
+            yield w
+
+
+def _walk_from(p: Problem, low: Lowered, starts: Iterator[Witness], seeds: np.ndarray,
+               deadline: float, best: Primal) -> None:
+    """Flip-walk from each start while time is left, never twice through a region; ``best``
+    takes any certified improvement and its MIP start."""
+    steps = scored = tried = walks = 0
+    seen: set[bytes] = set()
+    for w in starts:
+        if time.perf_counter() > deadline:
+            break
+        r = walk(p, low, w, seeds, deadline, seen)
+        walks, steps = walks + 1, steps + r.steps
+        scored, tried = scored + r.scored, tried + r.tried
+        if best.value is None or r.witness.value > best.value:
+            best.witness, best.value = r.witness, r.witness.value
+            best.start = start_columns(p, low, np.asarray(r.witness.x), np.asarray(r.witness.c))
+    best.stats.update(walks=walks, walk_steps=steps, walk_scored=scored, walk_tried=tried)
