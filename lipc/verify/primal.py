@@ -153,9 +153,12 @@ def pattern_columns(p: Problem, low: Lowered, x: np.ndarray, pattern: dict[str, 
     conditional -> 0/1 entries; conditionals it lacks take their value at x) and seed c: what
     the witness reads (input, forward binaries, seed), everything else NaN."""
     cols = np.full(low.mip.n_cols, np.nan)
+    gates = [n for n in low.values
+             if isinstance(p.graph.op(n), Conditional) and p.graph.stage(n) == "forward"]
+    # no unstable neuron, no gate to evaluate (evaluate reads no targets as "every node", and
+    # the leaves here lack the seed set's auxiliary inputs)
     at_x = evaluate(p.graph, _leaves(p, x[None, :], seeds_of(p, np.random.default_rng(0))[0]),
-                    [n for n in low.values if isinstance(p.graph.op(n), Conditional)
-                     and p.graph.stage(n) == "forward"])
+                    gates) if gates else {}
     for name, v in low.values.items():
         op = p.graph.op(name)
         if name == p.network.input:
