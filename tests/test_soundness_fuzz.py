@@ -245,7 +245,9 @@ def _forward(Ws, bs, x):
 # ------------------------------------------------------------------------------- the checks
 
 def _options(case: Case):
-    opts = lipc.SolveOptions(time_limit=0.5 if case.stop == "time_limit" else None)
+    # the stop's size: node_limit nodes (1..5), or 10**(node_limit - 5) seconds (1e-4..1)
+    opts = lipc.SolveOptions(time_limit=10.0 ** (case.node_limit - 5)
+                             if case.stop == "time_limit" else None)
     bab = BabOptions(mip_binaries=2, node_limit=case.node_limit if case.stop == "node_limit"
                      else None)
     return opts, bab
