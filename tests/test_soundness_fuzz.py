@@ -457,3 +457,30 @@ def test_a_range_of_tiny_outputs_is_exact():
     test_range_brackets_the_brute_force_range.hypothesis.inner_test(
         Case(seed=871789193, sizes=(3, 5, 1), degeneracy="duplicate", out_scale=1e-08,
              domain_kind="linf_clip", input_norm="linf", output="weights"), "maximize")
+
+
+def test_auto_on_the_mip_path_normalises_the_scale():
+    """Found by the fuzz: ``engine="auto"`` handed the MIP solver the unnormalised problem of
+    an output scaled 1e-8 and reported optimal 1.2806e-8 for an exact 1.7502e-8."""
+    run_case(Case(seed=781618350, sizes=(2, 5, 3), degeneracy="through_centre",
+                  out_scale=1e-08, domain_kind="thin_box", input_norm="linf",
+                  output="norm:linf", engine="auto"))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="lipc.bab (node.py/search.py): "
+                   "optimal 1.06593 for an exact 1.50776 (the MIP engine gives 1.50776) on a "
+                   "net with a zero-row neuron, a polytope domain, node limit 4")
+def test_bab_on_a_zero_row_neuron_over_a_polytope():
+    run_case(Case(seed=4292073548, sizes=(3, 4, 2), degeneracy="zero_row", out_scale=1.0,
+                  domain_kind="polytope", input_norm="linf", output="norm:linf",
+                  engine="bab", stop="node_limit", node_limit=4))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="verify/settle.py "
+                   "settle_outcome keeps a solver bound below the certified lower bound when "
+                   "the two are close: optimal with value 3.3938007 (exact) but upper "
+                   "3.3937982, 7e-7 below the exact constant (weights spanning 1e+-6)")
+def test_an_optimal_upper_bound_is_not_below_the_constant():
+    run_case(Case(seed=1627909413, sizes=(3, 2, 2), degeneracy="spread", out_scale=1e-08,
+                  domain_kind="box", input_norm="linf", output="norm:linf", engine="mip",
+                  stop="time_limit", node_limit=5))
