@@ -92,12 +92,13 @@ def solve(net: Model, domain: Asked, *, output: Output = None, input_norm: str =
     unstable neurons (lipc.bab, settings ``bab``: a BabOptions); "auto" chooses by the number
     of unstable neurons."""
     question = ask(domain, output, input_norm, output_norm)
-    if engine == "mip":
-        return settle.solve(net, question, options, compile_options=compile_options)
-    p, low = entry.compile(net, question, compile_options=compile_options)
-    if choose_engine(p, engine) == "bab":
-        return solve_bab(p, options, bab, low=low)
-    return solve_compiled(p, low, options)
+    if engine != "mip":
+        p, low = entry.compile(net, question, compile_options=compile_options)
+        if choose_engine(p, engine) == "bab":
+            return solve_bab(p, options, bab, low=low)
+    # the MIP path compiles with the objective normalised to unit scale (settle.solve): the
+    # unscaled problem of an output of 1e-8 gave a wrong optimum (1.28e-8 for 1.75e-8)
+    return settle.solve(net, question, options, compile_options=compile_options)
 
 
 # ---------------------------------------------------------------------- estimators (issue 6)

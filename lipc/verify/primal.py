@@ -149,8 +149,10 @@ def pattern_columns(p: Problem, low: Lowered, x: np.ndarray, pattern: dict[str, 
     the witness reads (input, forward binaries, seed), everything else NaN."""
     gates = [n for n in low.values if isinstance(p.graph.op(n), Conditional)
              and p.graph.stage(n) == "forward"]
+    # no unstable neuron, no gate to evaluate (evaluate reads no targets as "every node", and
+    # the leaves here lack the seed set's auxiliary inputs)
     at_x = evaluate(p.graph, leaves_of(p, x[None, :], seeds_of(p, np.random.default_rng(0))[0]),
-                    gates)
+                    gates) if gates else {}
     return columns(p, low, x, {n: pattern.get(n, at_x[n][:, 0]) for n in gates}, seed)
 
 
