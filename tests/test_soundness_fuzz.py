@@ -415,10 +415,9 @@ def test_range_brackets_the_brute_force_range(case, sense):
 
 # ------------------------------------------------------------------------------- reproducers
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="question/domain.py _text: "
-                   "float() of a 1-element array raises TypeError under NumPy 2 (found by the "
-                   "fuzz: Case(seed=0, sizes=(1, 2, 1), domain_kind='box'))")
 def test_one_element_arrays_make_a_domain():
+    """Found by the fuzz (Case(seed=0, sizes=(1, 2, 1), domain_kind='box')): float() of a
+    1-element array raised TypeError under NumPy 2."""
     assert lipc.Box(np.array([0.6]), np.array([0.7])).dim == 1
 
 
@@ -473,11 +472,10 @@ def test_auto_on_the_mip_path_normalises_the_scale():
                   output="norm:linf", engine="auto"))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="lipc/bab/search.py run: at "
-                   "the node limit the pending children are cut (pending[:limit - nodes]) and "
-                   "the cut ones are forgotten; with no open node left _stop says optimal: "
-                   "1.06593 for an exact 1.50776 (without the node limit bab gives 1.50776)")
 def test_bab_on_a_zero_row_neuron_over_a_polytope():
+    """Found by the fuzz: at the node limit the pending children were cut and forgotten, and
+    with no open node left the search said optimal 1.06593 for an exact 1.50776; the held-back
+    children now keep their parent's bound."""
     run_case(Case(seed=4292073548, sizes=(3, 4, 2), degeneracy="zero_row", out_scale=1.0,
                   domain_kind="polytope", input_norm="linf", output="norm:linf",
                   engine="bab", stop="node_limit", node_limit=4))

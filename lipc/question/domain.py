@@ -293,7 +293,7 @@ def vector_of(value, dim: int, what: str) -> np.ndarray:
 
 def _text(value) -> str:
     arr = np.asarray(value, dtype=np.float64)
-    return repr(float(arr)) if arr.size == 1 else f"array[{arr.size}]"
+    return repr(float(arr.ravel()[0])) if arr.size == 1 else f"array[{arr.size}]"
 
 
 def _clip(clip, dim: int) -> tuple[np.ndarray, np.ndarray] | None:
