@@ -20,7 +20,7 @@ from ..solvers import SolveOptions
 from ..solvers.base import Progress
 from ..util.workers import Parallelism
 from ..verify.primal import pattern_columns, search, verify_columns
-from ..verify.settle import LipschitzResult, describe_output, relative_gap
+from ..verify.settle import LipschitzResult, describe_output, relative_gap, unscale
 from . import checkpoint
 from .checkpoint import Snapshot
 from .export import open_library, write_library
@@ -112,15 +112,18 @@ def solve_bab(p: Problem, options: SolveOptions | None = None, bab: BabOptions |
         saver.flush()                         # the stop's state, whatever stopped the run
     if library is not None:
         write_library(library, p, saver.last, out.lower, out.status, cfg.bounds)
-    upper = None if out.upper == float("inf") else out.upper
-    value = out.lower if out.status == "optimal" else None
-    stats = dict(p.stats(), bab=out.stats, primal=dict(value=primal.value,
+    # a normalised problem (lipc.api compiles with normalize=True) back in the model's units
+    up = unscale(p, out.witness)
+    lower = up(out.lower)
+    upper = None if out.upper == float("inf") else up(out.upper)
+    value = lower if out.status == "optimal" else None
+    stats = dict(p.stats(), bab=out.stats, primal=dict(value=up(primal.value),
                                                        seconds=round(primal.seconds, 6)),
                  timings={k: round(v, 6) for k, v in p.timings.items()})
     message = {"stalled": "every open node is too narrow to split; reporting the interval",
                "unverified": "the verified value does not agree with the node solvers' bounds "
                              "(a solver's claimed optimum is wrong); reporting the interval"}.get(out.status, "")
-    return LipschitzResult(out.status, value, out.lower, upper, out.lower,
-                           relative_gap(out.lower, upper), out.seconds, out.stats["nodes"],
+    return LipschitzResult(out.status, value, lower, upper, lower,
+                           relative_gap(lower, upper), out.seconds, out.stats["nodes"],
                            f"bab({opts.solver})", p.query.input_norm.name, describe_output(p),
                            p.domain.description, stats, out.witness, message)

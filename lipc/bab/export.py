@@ -34,7 +34,7 @@ from .node import node_problem
 
 LIBRARY = "bab-nodes"
 FIELDS = ["name", "depth", "splits", "rows", "columns", "binaries", "nonzeros", "upper",
-          "file_lower"]
+          "file_lower", "unit"]
 
 
 def open_library(out_dir: str | Path) -> Ledger:
@@ -70,7 +70,7 @@ def write_library(ledger: Ledger, p: Problem, s: Snapshot, lower: float | None, 
                                          for z, j, side in q.splits),
                          rows=mip.n_rows, columns=mip.n_cols,
                          binaries=int(mip.meta["binaries"]), nonzeros=mip.nnz, upper=q.bound,
-                         file_lower=-q.bound))
+                         file_lower=-q.bound, unit=float(2.0 ** p.scale_exp)))
     keep = {f"{r['name']}.mps.gz" for r in rows}
     for f in ledger.files("instances"):
         if f.name not in keep:
@@ -94,9 +94,11 @@ def _readme(p: Problem, rows: list[dict], lower: float | None, status: str) -> s
         f"- Certified lower bound of the run: {lower!r} (a point verified on the network).",
         f"- {len(rows)} open node(s); the largest node bound is {top!r}.",
         "",
-        "Every instance minimises the NEGATED objective of its node. The constant is",
+        "Every instance minimises the NEGATED objective of its node, in units of",
+        f"{2.0 ** p.scale_exp!r} of the constant (the run's problem is normalised by an exact",
+        "power of two, column `unit`; the bounds here are in the same units). The constant is",
         "",
-        "    max(lower bound, max over instances of -optimum)",
+        "    unit x max(lower bound, max over instances of -optimum)",
         "",
         "exactly: the nodes not listed were pruned (bound at most the lower bound) or closed.",
         f"`lipc bench solve .` re-solves them (`{LIBRARY}.solu` lists each as `=unkn=`: no node",

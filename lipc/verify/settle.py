@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -171,14 +172,7 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
             witness = _confirm(p, low, opts, outcome, witness, accept, doubt)
     lower = witness.value if witness is not None else None
     status, value, upper, message = settle_outcome(outcome, lower, certified_upper(p), opts.gap)
-    k = p.scale_exp
-    up = (lambda t: None if t is None else float(np.ldexp(t, k)))     # exact: a power of two
-    if k and witness is not None:
-        witness.value = up(witness.value)
-        if p.query.output.fixed is not None:    # a fixed c was scaled; a seed set C never is
-            witness.c = None if witness.c is None else np.ldexp(witness.c, k).tolist()
-        witness.gradient = None if witness.gradient is None else \
-            np.ldexp(witness.gradient, k).tolist()
+    up = unscale(p, witness)
     value, lower, upper, incumbent = up(value), up(lower), up(upper), up(outcome.incumbent)
     mip = low.mip
     stats = dict(p.stats(), columns=mip.n_cols, rows=mip.n_rows, nonzeros=mip.nnz,
@@ -192,6 +186,21 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
                            outcome.solver, p.query.input_norm.name, describe_output(p),
                            p.domain.description, stats, witness, message, outcome.x,
                            list(outcome.log))
+
+
+def unscale(p: Problem, witness: Witness | None) -> Callable[[float | None], float | None]:
+    """Undo a normalised problem's scaling (``p.scale_exp``, lipc.compiler.entry): the
+    witness is rescaled in place and the returned function maps a value in the problem's units
+    to the model's (exact: a power of two)."""
+    k = p.scale_exp
+    up = (lambda t: None if t is None else float(np.ldexp(t, k)))
+    if k and witness is not None:
+        witness.value = up(witness.value)
+        if p.query.output.fixed is not None:    # a fixed c was scaled; a seed set C never is
+            witness.c = None if witness.c is None else np.ldexp(witness.c, k).tolist()
+        witness.gradient = None if witness.gradient is None else \
+            np.ldexp(witness.gradient, k).tolist()
+    return up
 
 
 def _witness(p: Problem, low: Lowered, outcome) -> Witness | None:
