@@ -88,8 +88,9 @@ def settle_outcome(outcome, verified: float | None, certified_upper: float | Non
     user gap is ``gap_reached``.
     """
     status, value, bound, notes = outcome.status, None, outcome.bound, list(outcome.notes)
-    if bound is not None and certified_upper is not None and bound > certified_upper:
+    if certified_upper is not None and (bound is None or bound > certified_upper):
         bound = certified_upper                 # both are valid upper bounds: keep the tighter
+                                                # (a solver stopped in its root LP has none)
     if bound is not None and verified is not None and bound < verified \
             and not close(verified, bound):
         notes.append(f"the solver's bound {bound!r} is below the certified lower bound "
