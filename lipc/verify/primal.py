@@ -30,6 +30,10 @@ from ..question.sampling import l1_ball_of, sample_domain
 from .walk import columns, leaves_of, norms_at, walk
 from .witness import Witness, certify_point, verify
 
+# restarts of the walk that found nothing better before it stops early: without this every
+# solve spent its whole primal budget (0.5 s) restarting from sampled points, and the 1000-net
+# soundness test went from ~90 s to over 8 minutes
+STALE_WALKS = 8
 MAX_RANDOM_SEEDS = 64          # a box C too large to enumerate: this many random sign vectors
 PULL = 1e-9                    # relative pull of a boundary point into the domain's interior
 CLIMB_SHARE = 0.7              # of the time budget at most, for the climb (the rest:
@@ -207,10 +211,10 @@ def _walk_from(p: Problem, low: Lowered, starts: Iterator[Witness], seeds: np.nd
                deadline: float, best: Primal) -> None:
     """Flip-walk from each start while time is left, never twice through a region; ``best``
     takes any certified improvement and its MIP start."""
-    steps = scored = tried = walks = 0
+    steps = scored = tried = walks = stale = 0
     seen: set[bytes] = set()
     for w in starts:
-        if time.perf_counter() > deadline:
+        if time.perf_counter() > deadline or stale >= STALE_WALKS:
             break
         r = walk(p, low, w, seeds, deadline, seen)
         walks, steps = walks + 1, steps + r.steps
@@ -218,4 +222,7 @@ def _walk_from(p: Problem, low: Lowered, starts: Iterator[Witness], seeds: np.nd
         if best.value is None or r.witness.value > best.value:
             best.witness, best.value = r.witness, r.witness.value
             best.start = start_columns(p, low, np.asarray(r.witness.x), np.asarray(r.witness.c))
+            stale = 0
+        else:
+            stale += 1
     best.stats.update(walks=walks, walk_steps=steps, walk_scored=scored, walk_tried=tried)
