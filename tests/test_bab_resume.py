@@ -144,8 +144,9 @@ def test_a_checkpoint_of_another_question_or_a_foreign_file_is_refused(case, tmp
     assert mine.read_text() == "my notes\n" and (tmp_path / "lib" / "mine.txt").read_text() == "x"
 
 
-NET = "examples/mlp_10_20_30_20_2.onnx"
 ROOT = Path(__file__).resolve().parents[1]
+NET = str(ROOT / "examples" / "mlp_10_20_30_20_2.onnx")
+BALL = f"linf:{ROOT / 'examples' / 'x0_10.npy'}:0.2"
 
 
 def _nodes_in(path: Path) -> int:
@@ -167,10 +168,10 @@ def test_sigint_keeps_the_last_batch_and_the_run_resumes(tmp_path, capsys):
     """A real Ctrl-C (lipc.util.stopping) in the middle of a command-line run: the checkpoint
     holds the last finished batch and a resumed run goes on from it (and exports its nodes)."""
     ck = tmp_path / "c.ckpt"
-    args = ["solve", NET, "-d", "linf:examples/x0_10.npy:0.2", "-y", "0-1", "--engine", "bab",
+    args = ["solve", NET, "-d", BALL, "-y", "0-1", "--engine", "bab",
             "--json"]
     proc = subprocess.Popen([sys.executable, "-m", "lipc", *args, "--checkpoint", str(ck)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while _nodes_in(ck) < 1:
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
@@ -193,7 +194,7 @@ def test_sigint_keeps_the_last_batch_and_the_run_resumes(tmp_path, capsys):
     assert res["status"] == "node_limit" and res["stats"]["bab"]["nodes"] == n + 1, (n, res)
     assert _nodes_in(ck) == n + 1
     assert len(list((lib / "instances").iterdir())) == res["stats"]["bab"]["open"] > 0
-    assert main(["solve", NET, "-d", "linf:examples/x0_10.npy:0.2", "-y", "0-1",
+    assert main(["solve", NET, "-d", BALL, "-y", "0-1",
                  "--checkpoint", str(ck)]) == 2
     assert capsys.readouterr().err.strip() == \
         "lipc: error: --checkpoint, --resume and --export-nodes need --engine bab"
