@@ -229,6 +229,11 @@ class Backend:
             raise SolverError(f"solver {self.name!r} is not installed: the Python package "
                               f"{self.module!r} is missing ({self.install})")
 
+    def adjusted(self, flat: FlatMIP, att: Attempt) -> Attempt:
+        """The attempt as this back end will run it on ``flat`` (a solver's own quirks), so the
+        settings reported are the ones that ran."""
+        return att
+
     def settings(self, opts: SolveOptions, att: Attempt) -> dict:
         feas = max(self.min_tol, att.feas_tol)
         integ = max(self.min_tol, att.int_tol)
@@ -242,7 +247,7 @@ class Backend:
 
     def solve(self, flat: FlatMIP, opts: SolveOptions, attempt: Attempt | None = None,
               progress: Progress | None = None) -> SolverOutcome:
-        att = attempt or Attempt.of(opts)
+        att = self.adjusted(flat, attempt or Attempt.of(opts))
         t0 = time.perf_counter()
         if flat.n_cols == 0:                   # everything folded: the value is a constant
             return SolverOutcome(Status.OPTIMAL, flat.obj_const, flat.obj_const, np.zeros(0),

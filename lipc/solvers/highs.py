@@ -6,6 +6,7 @@ throughout branch and bound); the log is captured from C-level stdout like CBC's
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -92,6 +93,11 @@ class HiGHS(Backend):
     int_tol = True
     progress_source = "callback"
 
+    def adjusted(self, flat, att):
+        if att.time_limit is not None and flat.nnz > PRESOLVE_UNTIMED_NNZ:
+            return replace(att, presolve=False)
+        return att
+
     def _solve(self, flat, opts, att, progress):
         import highspy as hs
 
@@ -107,9 +113,7 @@ class HiGHS(Backend):
             set_("primal_feasibility_tolerance", max(self.min_tol, att.feas_tol))
             set_("mip_feasibility_tolerance", max(self.min_tol, att.int_tol))
             set_("random_seed", int(opts.seed))
-            presolve = att.presolve and not (att.time_limit is not None
-                                             and flat.nnz > PRESOLVE_UNTIMED_NNZ)
-            set_("presolve", "on" if presolve else "off")
+            set_("presolve", "on" if att.presolve else "off")
             if att.time_limit is not None:
                 set_("time_limit", max(0.01, float(att.time_limit)))
             if opts.node_limit is not None:
@@ -130,7 +134,7 @@ class HiGHS(Backend):
             # optimum (examples/cnn_bn_maxpool_1x8x8.onnx, l1: 0.02981, the start's own value,
             # against 0.03048 from CBC, SCIP and HiGHS without the start or without presolve):
             # the start is given only with presolve off
-            if idx.size and not presolve:
+            if idx.size and not att.presolve:
                 h.setSolution(int(idx.size), idx.astype(np.int32), val)
             h.run()
         ms = h.getModelStatus()
