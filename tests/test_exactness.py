@@ -155,3 +155,18 @@ def test_time_limit_covers_compilation():
     assert time.perf_counter() - t0 < 30
     assert "bound tightening stopped at the time limit" in res.message
     assert res.lower is None or res.upper is None or res.lower <= res.upper
+
+
+@pytest.mark.parametrize("norm,alpha", [("linf", "inf"), ("l1", "1")])
+def test_a_region_1e_12_thin_is_optimal_at_the_oracle(norm, alpha, tmp_path):
+    """A box 1e-12 thin along one coordinate: the witness's deepest point was found in x, where
+    every ball is capped at 5e-13 (below the LP's tolerance), so the point left its region and
+    the l1 query stayed `unverified` [0.1333, 0.1357] with every solver agreeing on 0.1357."""
+    Ws, bs, lo, hi, output, c, _ = draw_case(2)
+    hi = hi.copy()
+    hi[0] = lo[0] + 1e-12
+    want = lipschitz_many(Ws, bs, lo, hi, queries=[(c, alpha)], tol=1e-15)[0]
+    path = save_mlp(tmp_path / "n.onnx", Ws, bs, dtype=np.float64)
+    res = lipc.solve(path, Domain(lo, hi), output=output, input_norm=norm)
+    assert res.status == "optimal", res.message
+    assert res.value == pytest.approx(want, rel=1e-6)
