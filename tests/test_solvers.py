@@ -3,6 +3,7 @@ from every open solver, retries after impossible answers, cross-check, race, tim
 import multiprocessing
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,22 @@ def test_conformance_tiny_mips(name, case):
     ax = m.dense() @ x
     assert np.all(ax >= m.row_lo - 1e-6) and np.all(ax <= m.row_hi + 1e-6)
     assert m.obj @ x + m.obj_const == pytest.approx(out.incumbent, abs=1e-6)
+
+
+@pytest.mark.parametrize("case", ["knapsack", "mixed", "geq", "range"])
+@pytest.mark.parametrize("solver", OPEN)
+def test_cutoff_answers_only_above_it(solver, case):
+    """A cutoff (branch-and-bound nodes: the incumbent) below the optimum leaves it; above it,
+    `infeasible` is the answer (the optimum is below), not a failure to retry; the objective's
+    constant counts."""
+    backend_or_skip(solver)
+    m, want = TINY[case]
+    opts = SolveOptions(solver=solver, retry=False)
+    below = solve_mip(m, replace(opts, cutoff=want - 0.5))
+    assert below.status == Status.OPTIMAL and below.incumbent == pytest.approx(want, abs=1e-6)
+    assert solve_mip(m, replace(opts, cutoff=want + 0.5)).status == Status.INFEASIBLE
+    with pytest.raises(SolverError):       # without a cutoff infeasible stays a failure
+        solve_mip(m.with_objective_floor(want + 0.5), opts)
 
 
 INFEASIBLE = flat([0], [1], [1], [1], [(1, {0: 2}, 1)])               # 2x = 1, x binary

@@ -37,7 +37,7 @@ from ..core.network import Network
 from ..errors import LipcError
 from ..question.domain import Domain
 from ..question.query import Query
-from ..solvers import SolveOptions, solve_mip
+from ..solvers import SolveOptions, Status, solve_mip
 
 Split = tuple[str, int, int]          # (pre-activation node, entry, side: 1 means >= 0)
 # a node's bounds handed to its children: node name -> (lo, hi); sound for every descendant, whose
@@ -56,6 +56,9 @@ class NodeConfig:
     solver: str = "auto"
     candidates: int = 2               # split entries measured per node
     seed: int = 0
+    # the incumbent (plus the closing gap) when the batch started: a hand-off only has to find
+    # solutions above it; below it the node is pruned (the search sets it per batch)
+    cutoff: float | None = None
 
 
 @dataclass
@@ -235,14 +238,17 @@ def _hand_off(p: Problem, low, cfg: NodeConfig, res: NodeResult) -> None:
         # the solver's default tolerances and without presolve.
         out = solve_mip(low.mip, SolveOptions(solver=cfg.solver, time_limit=cfg.mip_seconds,
                                               seed=cfg.seed, retry=False, presolve=False,
-                                              heuristics=False,
+                                              heuristics=False, cutoff=cfg.cutoff,
                                               feas_tol=NODE_FEAS_TOL, int_tol=NODE_INT_TOL))
     except LipcError as e:
         res.stats["mip_error"] = str(e)
         return
     res.mip = True
-    if out.bound is not None:
-        res.upper = min(res.upper, out.bound)
+    if out.status == Status.INFEASIBLE:          # nothing above the cutoff: pruned by its proof
+        res.upper, res.closed = min(res.upper, cfg.cutoff), True
+        return
+    if out.bound is not None:                    # with a cutoff: a bound above it
+        res.upper = min(res.upper, out.bound if cfg.cutoff is None else max(out.bound, cfg.cutoff))
     if out.x is not None:
         res.candidate = _candidate(p, low, out.x, out.incumbent)
     res.closed = out.status == "optimal"

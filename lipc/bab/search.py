@@ -175,6 +175,8 @@ def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits:
             if limits.time_limit is not None:   # a hand-off or an LP never outlives the run
                 left = max(0.1, limits.time_limit - (time.perf_counter() - t0))
                 node_cfg = replace(cfg, mip_seconds=min(cfg.mip_seconds, left), lp_seconds=left)
+            if st.lower is not None:            # hand-offs look only above the pruning line
+                node_cfg = replace(node_cfg, cutoff=st.lower + st.slack(limits))
             fn, jobs = _jobs(token, par, pending, node_cfg)
             results = dict(run_jobs(fn, jobs, par))
             for name in sorted(results, key=_key_order):

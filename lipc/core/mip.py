@@ -8,7 +8,7 @@ prefer a minimisation negate it themselves.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -57,6 +57,18 @@ class FlatMIP:
         counts = np.bincount(self.indices, minlength=self.n_cols)
         indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         return indptr, rows[order], self.data[order]
+
+    def with_objective_floor(self, floor: float) -> "FlatMIP":
+        """A copy with the row ``obj·x + obj_const >= floor``: only solutions at least as good
+        as ``floor`` are feasible (a branch-and-bound node's cutoff at the incumbent, written as
+        a row so that every back end prunes by it alike)."""
+        nz = np.flatnonzero(self.obj)
+        return replace(self, row_names=self.row_names + ["objective_floor"],
+                       indptr=np.append(self.indptr, self.indptr[-1] + nz.size),
+                       indices=np.concatenate([self.indices, nz.astype(self.indices.dtype)]),
+                       data=np.concatenate([self.data, self.obj[nz]]),
+                       row_lo=np.append(self.row_lo, floor - self.obj_const),
+                       row_hi=np.append(self.row_hi, np.inf))
 
     def dense(self) -> np.ndarray:
         """Dense constraint matrix; for tests and tiny models only."""

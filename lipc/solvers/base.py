@@ -68,6 +68,9 @@ class SolveOptions:
     # the solver's own primal heuristics (HiGHS: sub-MIPs, feasibility jump, ...); off where the
     # caller brings its incumbents (branch-and-bound nodes: measured 2x on their MIPs)
     heuristics: bool = True
+    # only solutions with objective >= cutoff are sought (a branch-and-bound node whose value
+    # matters only above the incumbent): "infeasible" is then an answer, the optimum is below it
+    cutoff: float | None = None
 
 
 def start_entries(start: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

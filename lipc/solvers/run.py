@@ -61,6 +61,8 @@ def _ladder(flat: FlatMIP, opts: SolveOptions, primary: Backend, accept, t0: flo
         att = replace(att, time_limit=left if left is None else max(left, 0.05))
         out = backend.solve(flat, opts, att)
         what = f"{backend.name} ({att.describe()})"
+        if _below_cutoff(out, opts):
+            return out
         if out.status in Status.FAILURES:
             last = out.log[-1] if out.log else ""
             if out.status != Status.ERROR:
@@ -91,6 +93,11 @@ def _ladder(flat: FlatMIP, opts: SolveOptions, primary: Backend, accept, t0: flo
                       ". The model is numerically ill-conditioned; please report it")
 
 
+def _below_cutoff(out: SolverOutcome, opts: SolveOptions) -> bool:
+    """Infeasible under ``opts.cutoff``: a proof that the optimum is below it, not a failure."""
+    return out.status == Status.INFEASIBLE and opts.cutoff is not None
+
+
 def solve_mip(flat: FlatMIP, opts: SolveOptions | None = None,
               accept: Callable[[SolverOutcome], bool] | None = None) -> SolverOutcome:
     """Solve ``flat`` with ``opts.solver`` (a name, "auto", "race" or "race:A,B").
@@ -100,6 +107,8 @@ def solve_mip(flat: FlatMIP, opts: SolveOptions | None = None,
     """
     opts = opts or SolveOptions()
     t0 = time.perf_counter()
+    if opts.cutoff is not None:
+        flat = flat.with_objective_floor(opts.cutoff)
     choice = (opts.solver or "auto").strip().lower()
     if choice == "race" or choice.startswith("race:"):
         out = race(flat, opts, race_names(choice, flat), accept, t0)
@@ -279,7 +288,7 @@ def race(flat: FlatMIP, opts: SolveOptions, names: list[str], accept=None,
              + ", ".join(f"{o.solver} {o.status} in {o.seconds:.2f} s" for o in results)
              + ("" if len(results) == len(names) else
                 f"; {', '.join(n for n in names if n not in {o.solver for o in results})} stopped")]
-    proofs = [o for o in results if o.status == Status.OPTIMAL]
+    proofs = [o for o in results if o.status == Status.OPTIMAL or _below_cutoff(o, opts)]
     if proofs:
         winner = proofs[0]
         if accept is None or accept(winner):
