@@ -5,7 +5,10 @@
 
 Instances (seeded, regenerated, as in benchmarks/run.py): random [10, 20, 30, 20, 2] networks
 with PyTorch's default initialisation (nets A, B) on l_inf balls of radius 0.1 / 0.15 / 0.2
-around random centres in [0, 1]^10, net C on the unit cube [0, 1]^10, and the shipped
+around random centres in [0, 1]^10, net C on the unit cube [0, 1]^10, net T of the same shape
+trained (lipc.studies.training, the paper's random-cluster set) on balls of radius 0.1 / 0.15 and
+the unit cube, a digits-like [64, 20, 20, 20, 2] net trained on 64-dimensional clusters on the
+l_inf ball of radius 0.1 around a training point (clipped to [0, 1]), and the shipped
 examples/mlp_10_20_30_20_2.onnx on the l_inf ball of radius 0.1 around examples/x0_10.npy,
 and an MNIST-size 784-256-256-10 net (PyTorch initialisation) on the VNN-COMP-size box of
 radius 0.03 around a random point of [0, 1]^784, clipped to [0, 1] (mnist256x2-0.03, margin
@@ -19,6 +22,7 @@ speed-up against the single MIP; at the end the geometric mean over instances th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import statistics
@@ -33,10 +37,13 @@ from lipc.bab.driver import BabOptions
 from lipc.frontends.onnx.writer import random_mlp, save_mlp
 from lipc.question.domain import Domain
 from lipc.solvers import SolveOptions
+from lipc.studies.training import synthetic_clusters, train_mlp
 
 ROOT = Path(__file__).resolve().parents[1]
 
-ENGINES = {"mip": ("mip", None), "bab-1": ("bab", 1), "bab-2": ("bab", 2)}
+# engine -> (lipc engine, local workers); bab-dask: a local Dask cluster of 2 one-thread workers
+ENGINES = {"mip": ("mip", None), "bab-1": ("bab", 1), "bab-2": ("bab", 2),
+           "bab-dask": ("bab", "dask")}
 
 
 def suite(tmp: Path) -> list[dict]:
@@ -49,6 +56,16 @@ def suite(tmp: Path) -> list[dict]:
             inst.append(dict(name=f"{key}-{r}", path=path, lo=centre - r, hi=centre + r))
         if key == "C":
             inst.append(dict(name="C-cube", path=path, lo=np.zeros(10), hi=np.ones(10)))
+    X, y = synthetic_clusters(5, n=300, dim=10, k=10)
+    Ws, bs = train_mlp(X, y, [10, 20, 30, 20, 2], seed=5)
+    path = save_mlp(tmp / "T.onnx", Ws, bs)
+    for r in (0.1, 0.15):
+        inst.append(dict(name=f"T-{r}", path=path, lo=X[0] - r, hi=X[0] + r))
+    inst.append(dict(name="T-cube", path=path, lo=np.zeros(10), hi=np.ones(10)))
+    X, y = synthetic_clusters(6, n=300, dim=64, k=10)
+    Ws, bs = train_mlp(X, y, [64, 20, 20, 20, 2], seed=6)
+    inst.append(dict(name="digits64-0.1", path=save_mlp(tmp / "digits64.onnx", Ws, bs),
+                     lo=np.clip(X[0] - 0.1, 0, 1), hi=np.clip(X[0] + 0.1, 0, 1)))
     x0 = np.load(ROOT / "examples" / "x0_10.npy")
     inst.append(dict(name="example-0.1", path=ROOT / "examples" / "mlp_10_20_30_20_2.onnx",
                      lo=x0 - 0.1, hi=x0 + 0.1))
@@ -59,13 +76,15 @@ def suite(tmp: Path) -> list[dict]:
     return inst
 
 
-def run_one(inst: dict, engine: str, limit: float) -> dict:
+def run_one(inst: dict, engine: str, limit: float, scheduler: str | None = None) -> dict:
     kind, workers = ENGINES[engine]
+    bab = (BabOptions(scheduler=scheduler) if workers == "dask"
+           else BabOptions(workers=workers or 1))
     opts = SolveOptions(solver="highs", time_limit=limit)
     t0, c0 = time.perf_counter(), _cpu()
     res = lipc.solve(inst["path"], Domain(inst["lo"], inst["hi"]),
                      output=inst.get("output", "0-1"), input_norm="linf", options=opts,
-                     engine=kind, bab=BabOptions(workers=workers or 1))
+                     engine=kind, bab=bab)
     seconds, cpu = time.perf_counter() - t0, _cpu() - c0
     nodes = res.stats["bab"]["nodes"] if "bab" in res.stats else res.nodes
     return dict(instance=inst["name"], engine=engine, status=res.status, seconds=seconds,
@@ -77,6 +96,19 @@ def _cpu() -> float:
     wall clock of one run depends on the others' load, its CPU time much less."""
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+@contextlib.contextmanager
+def _cluster(wanted: bool):
+    """A local Dask cluster of two one-thread worker processes (its address), or None.  Its
+    workers' CPU time is not in the ``cpu s`` column (they are not this process's children)."""
+    if not wanted:
+        yield None
+        return
+    from distributed import LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
 
 
 def _interval(r: dict) -> str:
@@ -96,25 +128,25 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="write every row to this file")
     args = ap.parse_args()
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _cluster("bab-dask" in args.engines) as sched:
         for inst in suite(Path(tmp)):
             if args.only and inst["name"] not in args.only:
                 continue
             print(f"\n{inst['name']}")
-            print(f"  {'engine':7} {'status':11} {'seconds':>8} {'cpu s':>7} {'nodes':>7}  interval"
+            print(f"  {'engine':8} {'status':11} {'seconds':>8} {'cpu s':>7} {'nodes':>7}  interval"
                   + ("  (at --at)" if args.at else "") + "  speed-up")
             base = None
             for engine in args.engines:
-                r = run_one(inst, engine, args.time_limit)
+                r = run_one(inst, engine, args.time_limit, sched)
                 if args.at:
-                    r["at"] = _interval(run_one(inst, engine, args.at))
+                    r["at"] = _interval(run_one(inst, engine, args.at, sched))
                 if engine == "mip":
                     base = r
                 speed = (base["seconds"] / r["seconds"]
                          if base and r["status"] == "optimal" else None)
                 r["speedup"] = speed
                 rows.append(r)
-                print(f"  {engine:7} {r['status']:11} {r['seconds']:8.1f} {r['cpu']:7.1f} "
+                print(f"  {engine:8} {r['status']:11} {r['seconds']:8.1f} {r['cpu']:7.1f} "
                       f"{str(r['nodes']):>7}  "
                       f"{_interval(r)}" + (f"  {r['at']}" if args.at else "")
                       + (f"  {speed:.2f}x" if speed else ""), flush=True)
@@ -126,6 +158,13 @@ def main() -> None:
         if ok:
             print(f"{engine}: geometric-mean speed-up on instances the MIP needs >= 10 s for: "
                   f"{statistics.geometric_mean(ok):.2f}x over {len(ok)} of {len(hard)}")
+    for engine in ("bab-2", "bab-dask"):
+        pairs = [(a["seconds"], b["seconds"]) for a in rows for b in rows
+                 if a["engine"] == "bab-1" and b["engine"] == engine
+                 and a["instance"] == b["instance"] and a["status"] == b["status"] == "optimal"]
+        if pairs:
+            print(f"{engine} against bab-1 (wall, instances both prove): geometric-mean "
+                  f"{statistics.geometric_mean([a / b for a, b in pairs]):.2f}x over {len(pairs)}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1, default=float))
 
