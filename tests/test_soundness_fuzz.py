@@ -463,6 +463,17 @@ def test_a_range_of_tiny_outputs_is_exact():
              domain_kind="linf_clip", input_norm="linf", output="weights"), "maximize")
 
 
+@pytest.mark.parametrize("sense", ["maximize", "minimize"])
+def test_a_range_over_leaky_big_m_needs_a_second_solver(sense):
+    """Found by the fuzz: weights of 2.6e4 x 1.7e4 x 1.9e3 ('spread'); HiGHS 1.16 proved
+    max <c, f> = -14288153.6 where CBC, SCIP, Gurobi and brute force give -14188563.4 (big-M
+    1110 times the 1e-9 tolerances is not small against the normalised value 0.42).  Ranges
+    now doubt such an optimum like Lipschitz queries: a second solver must confirm it."""
+    test_range_brackets_the_brute_force_range.hypothesis.inner_test(
+        Case(seed=2, sizes=(3, 2, 3, 3), degeneracy="spread", out_scale=1.0,
+             domain_kind="linf_clip", input_norm="linf", output="index"), sense)
+
+
 def test_auto_on_the_mip_path_normalises_the_scale():
     """Found by the fuzz: ``engine="auto"`` handed the MIP solver the unnormalised problem of
     an output scaled 1e-8 and reported optimal 1.2806e-8 for an exact 1.7502e-8."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from ..lowering import Lowered
 from ..question.domain import Domain, domain_of
 from ..question.query import parse_output
 from ..solvers import SolveOptions, solve_mip
-from .settle import close, relative_gap, settle_outcome
+from .settle import close, confirmed, relative_gap, settle_outcome
 from ..question.chebyshev import deepest_point
 
 _SENSES = {"maximize": 1.0, "max": 1.0, "minimize": -1.0, "min": -1.0}
@@ -84,9 +85,17 @@ def compile_range(net: Network | str | Path, domain: Domain | str, output: str |
     return p, low
 
 
-def _range_point(p: Problem, low: Lowered, x_sol):
+class RangePoint(NamedTuple):
+    """A verified point of a range query: x in the domain and <sign c, f(x)> on the reference
+    evaluator (both None when the solver's point could not be brought into the domain)."""
+
+    x: np.ndarray | None
+    value: float | None
+
+
+def _range_point(p: Problem, low: Lowered, x_sol) -> RangePoint:
     """A point of the domain near the solver's x and the objective there on the reference
-    evaluator: (x, <sign c, f(x)>), or (None, None)."""
+    evaluator."""
 
     dom = p.domain
     x = (low.value_of(p.network.input, np.asarray(x_sol)) if p.network.input in low.values
@@ -95,14 +104,14 @@ def _range_point(p: Problem, low: Lowered, x_sol):
     if dom.n_rows and not dom.contains(x, tol=0.0):
         x0, radius = deepest_point(np.zeros((0, dom.dim)), np.zeros(0), dom)
         if x0 is None or not dom.contains(x0, tol=0.0):
-            return None, None
+            return RangePoint(None, None)
         t_in, t_out = 0.0, 1.0                 # bisect towards the domain's deepest point
         for _ in range(50):
             t = (t_in + t_out) / 2
             t_in, t_out = (t, t_out) if dom.contains(x0 + t * (x - x0), tol=0.0) else (t_in, t)
         x = x0 + t_in * (x - x0)
     value = float(p.query.output.fixed @ p.network.reference(x[None, :])[0])
-    return x, value
+    return RangePoint(x, value)
 
 
 def _normalized(p: Problem, compile_options: CompileOptions | None) -> Problem:
@@ -135,11 +144,15 @@ def solve_range(net: Network | str | Path, domain: Domain | str, output: str | N
 
     def accept(o) -> bool:          # a claimed optimum must be attained at a verified point
         o.check = _range_point(p, low, o.x)
-        return close(o.check[1], o.incumbent)
+        return close(o.check.value, o.incumbent)
+
+    def point_of(o) -> RangePoint:
+        if o.check is not None:
+            return o.check
+        return _range_point(p, low, o.x) if o.x is not None else RangePoint(None, None)
 
     outcome = solve_mip(low.mip, opts, accept=accept)
-    x, v = outcome.check if outcome.check is not None else (
-        _range_point(p, low, outcome.x) if outcome.x is not None else (None, None))
+    x, v = confirmed(low, opts, outcome, point_of(outcome), accept, point_of)
     status, value, bound, message = settle_outcome(outcome, v, user_gap=opts.gap)
     up = (lambda t: None if t is None else float(np.ldexp(t, p.scale_exp)))  # model's units
     flip = (lambda t: None if t is None else sign * t + 0.0)     # the query's sense (no -0.0)

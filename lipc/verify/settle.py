@@ -174,12 +174,7 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
     if primal.value is not None and (witness is None or witness.value is None
                                      or witness.value < primal.value):
         witness = primal.witness
-    if outcome.status == "optimal":
-        doubt = ("a certified point lies above its bound" if _contradicted(outcome, witness)
-                 else "big-M constants times the tolerances are not small against the value"
-                 if _leaky(low, opts, witness) else None)
-        if doubt:
-            witness = _confirm(p, low, opts, outcome, witness, accept, doubt)
+    witness = confirmed(low, opts, outcome, witness, accept, lambda o: _witness(p, low, o))
     lower = witness.value if witness is not None else None
     status, value, upper, message = settle_outcome(outcome, lower, certified_upper(p), opts.gap)
     up = unscale(p, witness)
@@ -221,31 +216,43 @@ def _witness(p: Problem, low: Lowered, outcome) -> Witness | None:
     return verify(p, low, outcome.x) if outcome.x is not None else None
 
 
-def _leaky(low: Lowered, opts: SolveOptions, witness: Witness | None) -> bool:
+def _value(witness) -> float | None:
+    return None if witness is None else witness.value
+
+
+def _leaky(low: Lowered, opts: SolveOptions, value: float | None) -> bool:
     """Whether the big-M rows may leak more than the closing tolerance: a row with constant M
     is satisfied up to M x tolerance, so where that is not small against the value a solver can
     prove a wrong optimum (measured: HiGHS 1.16 proved 0.15419 with big-M 7.9e8 and 1e-9
-    tolerances where CBC, SCIP and the oracle give 1.50698)."""
-    value = witness.value if witness is not None and witness.value is not None else 0.0
+    tolerances where CBC, SCIP and the oracle give 1.50698; a range maximum -14288153.6 with
+    big-M 1110 where CBC, SCIP, Gurobi and brute force give -14188563.4)."""
     leak = low.mip.meta["max_big_m"] * max(opts.feas_tol, opts.int_tol)
-    return leak > RELATIVE_TOLERANCE * abs(value)
+    return leak > RELATIVE_TOLERANCE * abs(value or 0.0)
 
 
-def _contradicted(outcome, witness: Witness | None) -> bool:
+def _contradicted(outcome, value: float | None) -> bool:
     """A certified point above the solver's claimed bound: the solver's answer is wrong
     (measured: HiGHS 1.16 with 1e-9 tolerances on a margin query, bound 0.088 under a certified
     0.331), so another solver is asked before anything is reported."""
-    v = witness.value if witness is not None else None
-    return v is not None and outcome.bound is not None and outcome.bound < v \
-        and not close(v, outcome.bound)
+    return value is not None and outcome.bound is not None and outcome.bound < value \
+        and not close(value, outcome.bound)
 
 
-def _confirm(p: Problem, low: Lowered, opts: SolveOptions, outcome, witness, accept,
-             doubt: str):
-    """A leaky or contradicted claimed optimum counts only when a second solver agrees: the
-    larger of both solvers' bounds is kept unless a certified point refutes it, the better
-    certified point wins, and a second solver that does not prove optimality (or is missing)
-    leaves the claim open."""
+def confirmed(low: Lowered, opts: SolveOptions, outcome, witness, accept,
+              witness_of: Callable):
+    """The witness to report, after doubting a claimed optimum: a leaky or contradicted one
+    counts only when a second solver agrees.  The larger of both solvers' bounds is kept unless
+    a certified point refutes it, the better certified point wins, and a second solver that
+    does not prove optimality (or is missing) leaves the claim open (status ``unverified`` or
+    the second solver's).  Witnesses are anything with a ``value`` (a Lipschitz Witness, a
+    range's point); ``witness_of(outcome)`` certifies a solver's solution."""
+    if outcome.status != "optimal":
+        return witness
+    doubt = ("a certified point lies above its bound" if _contradicted(outcome, _value(witness))
+             else "big-M constants times the tolerances are not small against the value"
+             if _leaky(low, opts, _value(witness)) else None)
+    if doubt is None:
+        return witness
     others = [n for n in auto_order(low.mip) if n != outcome.solver]
     if not others:
         outcome.status = "unverified"
@@ -259,13 +266,12 @@ def _confirm(p: Problem, low: Lowered, opts: SolveOptions, outcome, witness, acc
         outcome.status = "unverified"
         outcome.notes.append(f"confirmation by {others[0]} failed: {e}")
         return witness
-    w2 = _witness(p, low, second)
-    if w2 is not None and w2.value is not None and (
-            witness is None or witness.value is None or w2.value > witness.value):
+    w2 = witness_of(second)
+    if _value(w2) is not None and (_value(witness) is None or w2.value > witness.value):
         witness = w2
     if second.bound is not None and outcome.bound is not None:
         bounds = [b for b in (outcome.bound, second.bound)
-                  if witness is None or witness.value is None or b >= witness.value
+                  if _value(witness) is None or b >= witness.value
                   or close(witness.value, b)]          # a bound under a certified point is wrong
         outcome.bound = max(bounds) if bounds else max(outcome.bound, second.bound)
     if second.status != "optimal":
