@@ -1,7 +1,7 @@
 """Input-box halves against neuron splits, measured at the nodes of a branch-and-bound path.
 
     python benchmarks/bab_splits.py                          # C-cube, A-0.15, A-0.2
-    python benchmarks/bab_splits.py --only A-0.15 --depth 4 --neurons 8
+    python benchmarks/bab_splits.py --only A-0.15 --depth 4 --neurons 8 --tree 15
 
 Why: LipBaB (Bhowmick et al. 2021) splits the input box instead of neurons; on a low-dimensional
 box a half might stabilise first-layer neurons and tighten every bound downstream.  This measures
@@ -10,7 +10,9 @@ and the node's LP, each child compiled from its parent's bounds).  At the root, 
 worse child of the best neuron split down to ``--depth``: the worse child's bound and the
 children's binaries of the best halving of each input (and, at the root, of the best two
 quarterings: one input twice, the two best inputs once each) against the best of the
-``--neurons`` unstable neurons with the largest relaxation area.  Instances: benchmarks/bab.py's.
+``--neurons`` unstable neurons with the largest relaxation area.  With ``--tree E``, also two
+best-first searches of E expansions, one per kind (each split the best of its kind, as above):
+the global bound (largest open node's) after each expansion.  Instances: benchmarks/bab.py's.
 
 Measured 2026-12-03 (CPU ~2.2 s per C-cube child, 0.25 s per A child; scaled units: C-cube's
 objective is the constant / 8), worse child's bound (binaries of the two children):
@@ -31,17 +33,23 @@ twice) and 0.6153 (x4, x7); A-0.15 0.4841 and 0.4825; A-0.2 0.6711 and 0.6690.  
 similar counts, but the bound falls more under the neuron split at every node: 2.6-3.7x more on
 C-cube, 2.6-9x on A-0.15, 1.1-3.4x on A-0.2.  Each first-layer neuron depends on all ten inputs,
 so halving one input narrows its pre-activation range by |w_d| / (2 sum |w_i|), about a
-twentieth when the weights are alike, and the node's LP keeps most of its relaxation.  So
-lipc.bab splits neurons only.
+twentieth when the weights are alike, and the node's LP keeps most of its relaxation.
+
+Trees (``--tree``), global bound after E expansions, neuron splits only / input halves only:
+A-0.15, E = 15: 0.2592 / 0.3579 (exact 0.18058; 41 / 66 CPU s, largest open node 25 / 31
+binaries); A-0.2, E = 15: 0.3663 / 0.5741 (56 / 91 CPU s, 32 / 36); C-cube, E = 5: 0.5096 /
+0.5964 (134 / 198 CPU s, 71 / 75).  So lipc.bab splits neurons only.
 """
 from __future__ import annotations
 
 import argparse
+import heapq
 import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable, Iterator, NamedTuple
 
 from lipc.api import ask
 from lipc.bab.node import (NodeLP, forward_unstable, inherited_bounds, node_problem,
@@ -54,11 +62,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bab import suite  # noqa: E402
 
 
-def bound(p: Problem, dom: Domain, splits: tuple, inherited) -> tuple[float, int, Problem]:
-    """A node's bound as lipc.bab.node bounds it, its binaries and its compiled problem."""
-    q = node_problem(p.network, dom, p.query, splits, "auto", inherited)
+class Node(NamedTuple):
+    bound: float
+    binaries: int
+    domain: Domain
+    splits: tuple
+    problem: Problem
+
+
+def bounded(p: Problem, dom: Domain, splits: tuple, parent: Node | None) -> Node:
+    """A node bounded as lipc.bab.node bounds it (from its parent's bounds)."""
+    q = node_problem(p.network, dom, p.query, splits, "auto",
+                     None if parent is None else inherited_bounds(parent.problem))
     low = lower_problem(q)
-    return min(objective_bound(q), NodeLP(low).value), int(low.mip.meta["binaries"]), q
+    return Node(min(objective_bound(q), NodeLP(low).value), int(low.mip.meta["binaries"]), dom,
+                splits, q)
 
 
 def halved(dom: Domain, d: int, side: int) -> Domain:
@@ -69,37 +87,64 @@ def halved(dom: Domain, d: int, side: int) -> Domain:
     return replace(dom, lo=lo, hi=hi)
 
 
-def worse(children: list[tuple]) -> tuple[float, list[int]]:
-    return max(c[0] for c in children), [c[1] for c in children]
+def input_halves(p: Problem, n: Node, neurons: int) -> Iterator[tuple[str, list[Node]]]:
+    for d in range(n.domain.dim):
+        yield f"x{d}", [bounded(p, halved(n.domain, d, s), n.splits, n) for s in (0, 1)]
 
 
-def measure(p: Problem, depth: int, neurons: int) -> None:
-    dom, splits = p.domain, ()
-    ub, nb, node = bound(p, dom, splits, None)
+def neuron_splits(p: Problem, n: Node, neurons: int) -> Iterator[tuple[str, list[Node]]]:
+    for _, z, j, _ in forward_unstable(n.problem)[:neurons]:
+        yield f"{z}[{j}]", [bounded(p, n.domain, n.splits + ((z, j, s),), n) for s in (0, 1)]
+
+
+KINDS: dict[str, Callable] = {"input": input_halves, "neuron": neuron_splits}
+
+
+def ranked(kind: str, p: Problem, n: Node, neurons: int) -> list[tuple[float, str, list[Node]]]:
+    """The splits of ``kind`` as (bound of the worse child, name, children), best first."""
+    return sorted(((max(c.bound for c in kids), name, kids)
+                   for name, kids in KINDS[kind](p, n, neurons)), key=lambda t: t[0])
+
+
+def text(choice: tuple[float, str, list[Node]]) -> str:
+    w, name, kids = choice
+    return f"{name} {w:.4f} {tuple(c.binaries for c in kids)}"
+
+
+def quarters(p: Problem, n: Node, d: int, e: int) -> str:
+    """The four quarters of the box halved along ``d`` and then ``e`` (the same input or two)."""
+    kids = [bounded(p, halved(halved(n.domain, d, a), e, b), n.splits, n)
+            for a in (0, 1) for b in (0, 1)]
+    return text((max(c.bound for c in kids), f"x{d}, x{e}", kids))
+
+
+def path(p: Problem, depth: int, neurons: int) -> None:
+    """Both kinds at each node of the path that follows the best neuron split's worse child."""
+    n = bounded(p, p.domain, (), None)
     for level in range(depth + 1):
         t0 = time.process_time()
-        inh = inherited_bounds(node)
-        halves = sorted(worse([bound(p, halved(dom, d, s), splits, inh) for s in (0, 1)]) + (d,)
-                        for d in range(dom.dim))
-        best = []
-        for _, z, j, _ in forward_unstable(node)[:neurons]:
-            kids = [bound(p, dom, splits + ((z, j, s),), inh) for s in (0, 1)]
-            best.append(worse(kids) + (z, j, kids))
-        best.sort(key=lambda r: r[0])
-        (hb, hbin, d), (nbnd, nbin, z, j, kids) = halves[0], best[0]
-        print(f"  depth {level}: node {ub:.4f} ({nb})  input half x{d} {hb:.4f} {tuple(hbin)}  "
-              f"neuron {z}[{j}] {nbnd:.4f} {tuple(nbin)}  "
-              f"[{time.process_time() - t0:.1f} CPU s]", flush=True)
+        halves, neuron = ranked("input", p, n, neurons), ranked("neuron", p, n, neurons)[0]
+        print(f"  depth {level}: node {n.bound:.4f} ({n.binaries})  input half "
+              f"{text(halves[0])}  neuron {text(neuron)}  [{time.process_time() - t0:.1f} CPU s]",
+              flush=True)
         if level == 0:
-            d2 = halves[1][2]
-            for pair in ((d, d), (d, d2)):
-                quarters = [bound(p, halved(halved(dom, pair[0], a), pair[1], b), splits, inh)
-                            for a in (0, 1) for b in (0, 1)]
-                qb, qbin = worse(quarters)
-                print(f"    quarters x{pair[0]}, x{pair[1]}: {qb:.4f} {tuple(qbin)}")
-        side = max((0, 1), key=lambda s: kids[s][0])
-        splits += ((z, j, side),)
-        ub, nb, node = kids[side]
+            d, e = (int(h[1][1:]) for h in halves[:2])
+            print(f"    quarters {quarters(p, n, d, d)}; {quarters(p, n, d, e)}")
+        n = max(neuron[2], key=lambda c: c.bound)
+
+
+def tree(p: Problem, kind: str, expansions: int, neurons: int) -> None:
+    """Best-first search splitting by ``kind`` only: the global bound after each expansion."""
+    t0 = time.process_time()
+    heap, out = [(0.0, 0, bounded(p, p.domain, (), None))], []
+    for step in range(expansions):
+        n = heapq.heappop(heap)[2]
+        for side, c in enumerate(ranked(kind, p, n, neurons)[0][2]):
+            heapq.heappush(heap, (-c.bound, 2 * step + side + 1, c))
+        out.append(f"{-heap[0][0]:.4f}")
+    print(f"  {kind} splits only: {' '.join(out)}  (largest open node: "
+          f"{max(e[2].binaries for e in heap)} binaries) [{time.process_time() - t0:.0f} CPU s]",
+          flush=True)
 
 
 def main() -> None:
@@ -107,6 +152,8 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", default=["C-cube", "A-0.15", "A-0.2"])
     ap.add_argument("--depth", type=int, default=2)
     ap.add_argument("--neurons", type=int, default=6)
+    ap.add_argument("--tree", type=int, default=0, help="also best-first trees of this many "
+                    "expansions, one per split kind")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for inst in suite(Path(tmp)):
@@ -114,7 +161,9 @@ def main() -> None:
                 print(inst["name"])
                 question = ask(Domain(inst["lo"], inst["hi"]), "0-1", "linf", None)
                 p, _ = entry.compile(inst["path"], question, normalize=True)
-                measure(p, args.depth, args.neurons)
+                path(p, args.depth, args.neurons)
+                for kind in KINDS if args.tree else ():
+                    tree(p, kind, args.tree, args.neurons)
 
 
 if __name__ == "__main__":
