@@ -1,4 +1,4 @@
-"""Walking to neighbouring activation regions by flipping one unstable neuron at a time.
+"""Walking to neighbouring activation regions by flipping unstable neurons.
 
 Sampling and climbing stop improving once every proposal at a small radius lands in the same
 region: the gradient norm is constant on a region, so only a *different* region can raise it.
@@ -8,18 +8,26 @@ facet of the region inside the domain.  A step here
 1. scores every single flip of an open neuron at once: with every forward gate forced to the
    flipped pattern, the compiled backward pass gives that pattern's gradient exactly (the
    gradient of a pattern is a product of masked weight matrices), one batch column per flip;
-2. tries the flips whose score beats the current value, best first: the flipped pattern is
-   handed to the witness machinery (:func:`verify_columns`), whose Chebyshev LP is the
-   feasibility test of the pattern's region inside the domain and whose ``certify_point`` at
-   the centre gives the certified value;
-3. moves to the first certified improvement.
+2. crosses to the flips that score above the current value along straight lines: a flipped
+   neuron's pre-activation is affine on the segment from the current point to its hyperplane,
+   so the point a little past the hyperplane is computed for every flip in one batch, and its
+   pattern (a forward pass) says whether the line entered the flipped region.  A landed point
+   is certified where it stands (:func:`certify_point`, no LP), best score first;
+3. hands the flips that did not land to the witness machinery (:func:`verify`: the Chebyshev LP
+   is the feasibility test of the flipped region inside the domain), a few per step;
+4. when no single flip certifies an improvement, scores the pairs of the best single flips and
+   tries the pairs that beat the current value through the same LP: a pair can reach a better
+   region whose single-flip neighbours on the way are all worse (or empty).
 
-Scores only rank candidates; a value becomes a lower bound only through the witness.
+Scores only rank candidates; a value becomes a lower bound only through the witness.  The walk
+spends a :class:`Budget` counted in work (certifications and LPs), so it is deterministic; the
+budget's wall-clock cap is a safety net for nets far larger than the cost model expects.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 
@@ -27,10 +35,35 @@ from ..compiler.pipeline import Problem
 from ..core.interpret import evaluate
 from ..core.ir import Conditional, Input
 from ..lowering import Lowered
-from .witness import Witness, verify
+from .witness import Witness, certify_point, verify
 
 GAIN = 1e-9                    # relative score gain a flip needs to be tried
-TRIES_PER_STEP = 12            # feasibility LPs per step before the walk gives up on a point
+TRIES_PER_STEP = 6             # feasibility LPs per step for flips (and again for pairs)
+PAIR_OF = 8                    # pairs are formed among this many best-scoring single flips
+# how far past a flipped neuron's hyperplane a crossing lands, as a fraction of the rest of
+# its segment: the largest that lands in the flipped region is taken (deeper certifies easier)
+OVERSHOOT = (0.5, 0.1, 0.01, 0.001)
+LP_WORK = 6                    # an LP witness costs about this many point certifications
+
+
+@dataclass
+class Budget:
+    """Work the primal search may still spend, in point certifications (an LP witness costs
+    LP_WORK): counting work, not seconds, makes the search deterministic for a given seed.
+    ``deadline`` (perf_counter) is only a safety cap for nets the work count misjudges."""
+
+    work: float
+    deadline: float = float("inf")
+
+    def left(self) -> bool:
+        return self.work > 0 and time.perf_counter() < self.deadline
+
+    def spend(self, units: float) -> bool:
+        """Take ``units`` of work if any is left (the last take may overdraw)."""
+        if not self.left():
+            return False
+        self.work -= units
+        return True
 
 
 @dataclass
@@ -40,7 +73,9 @@ class Walk:
     witness: Witness
     steps: int = 0
     scored: int = 0            # flipped patterns whose gradient norm was computed
+    crossed: int = 0           # landed crossings certified where they stand
     tried: int = 0             # flipped patterns handed to the feasibility LP + certification
+    pairs: int = 0             # two-flip moves taken
 
 
 def open_gates(p: Problem) -> dict[str, np.ndarray]:
@@ -66,36 +101,63 @@ def leaves_of(p: Problem, X: np.ndarray, c: np.ndarray) -> dict[str, np.ndarray]
     return leaves
 
 
+def _forcing(p: Problem, forced: dict[str, np.ndarray] | None):
+    """The conditional rule of :func:`evaluate` with ``forced`` gate values overriding."""
+    by_op = {id(p.graph.op(n)): v for n, v in (forced or {}).items()}
+
+    def gate(op, vals):
+        return by_op[id(op)] if id(op) in by_op else (vals[op.src] > 0).astype(np.float64)
+    return {Conditional: gate}
+
+
 def norms_at(p: Problem, X: np.ndarray, seeds: np.ndarray,
              forced: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(best dual gradient norm, index of its seed) at every row of X, from the compiled IR.
     ``forced`` maps forward conditionals to 0/1 values of shape (size, rows of X), overriding
     their value at the points: then column k is the gradient of that pattern (exact in floating
     point for the pattern, whatever point of its region row k is)."""
-    by_op = {id(p.graph.op(n)): v for n, v in (forced or {}).items()}
-
-    def gate(op, vals):
-        return by_op[id(op)] if id(op) in by_op else (vals[op.src] > 0).astype(np.float64)
-
+    rules = _forcing(p, forced)
     dual = p.query.input_norm.dual
     best, which = np.full(X.shape[0], -np.inf), np.zeros(X.shape[0], dtype=int)
     for j, c in enumerate(seeds):
-        G = evaluate(p.graph, leaves_of(p, X, c), [p.gradient], rules={Conditional: gate})
+        G = evaluate(p.graph, leaves_of(p, X, c), [p.gradient], rules=rules)
         vals = np.array([dual(g) for g in G[p.gradient].T])
         better = vals > best
         best[better], which[better] = vals[better], j
     return best, which
 
 
-def flips(pattern: dict[str, np.ndarray], gates: dict[str, np.ndarray]
-          ) -> tuple[dict[str, np.ndarray], list[tuple[str, int]]]:
-    """Every single flip of an open entry of ``pattern``: the (size, K) forced gate values, one
-    column per flip, and which (gate, entry) each column flips."""
-    moves = [(g, int(i)) for g, idx in gates.items() for i in idx]
+def bits_at(p: Problem, X: np.ndarray, gates: dict[str, np.ndarray]) -> np.ndarray:
+    """The open entries' gate values (0/1, int8) at every row of X, one row per point, in the
+    order of ``gates``: the region a point lies in, as :func:`bits_of` writes a pattern."""
+    if not gates:
+        return np.zeros((X.shape[0], 0), np.int8)
+    seed = np.zeros(p.graph.op(p.graph.role("seed")).size)
+    vals = evaluate(p.graph, leaves_of(p, X, seed), list(gates))
+    return np.vstack([vals[g][idx] for g, idx in gates.items()]).T.astype(np.int8)
+
+
+def bits_of(pattern: dict, gates: dict[str, np.ndarray]) -> np.ndarray:
+    """A pattern's open entries (0/1, int8) in the order of ``gates``."""
+    if not gates:
+        return np.zeros(0, np.int8)
+    return np.concatenate([np.asarray(pattern[g])[idx] for g, idx in gates.items()]
+                          ).astype(np.int8)
+
+
+def flips(pattern: dict[str, np.ndarray], gates: dict[str, np.ndarray],
+          moves: list[tuple[tuple[str, int], ...]] | None = None
+          ) -> tuple[dict[str, np.ndarray], list[tuple[tuple[str, int], ...]]]:
+    """The (size, K) forced gate values of K moves from ``pattern``, one column per move, and
+    the moves: each a tuple of (gate, entry) flips; default every single flip of an open
+    entry."""
+    if moves is None:
+        moves = [((g, int(i)),) for g, idx in gates.items() for i in idx]
     forced = {g: np.repeat(np.asarray(pattern[g], float)[:, None], len(moves), axis=1)
               for g in gates}
-    for k, (g, i) in enumerate(moves):
-        forced[g][i, k] = 1.0 - forced[g][i, k]
+    for k, move in enumerate(moves):
+        for g, i in move:
+            forced[g][i, k] = 1.0 - forced[g][i, k]
     return forced, moves
 
 
@@ -114,20 +176,58 @@ def columns(p: Problem, low: Lowered, x: np.ndarray, pattern: dict[str, np.ndarr
     return cols
 
 
-def step(p: Problem, low: Lowered, w: Witness, gates: dict[str, np.ndarray],
-         seeds: np.ndarray, deadline: float, walk: Walk) -> Witness | None:
-    """One move from the certified point ``w`` to a certified better neighbour, or None."""
-    pattern = {g: np.asarray(v, float) for g, v in w.pattern.items()}
-    x = np.asarray(w.x, float)
-    forced, moves = flips(pattern, gates)
-    if not moves:
-        return None
-    score, which = norms_at(p, np.repeat(x[None, :], len(moves), axis=0), seeds, forced)
-    walk.scored += len(moves)
-    # a flip scoring the same as the region (up to rounding) is not worth an LP
-    order = [k for k in np.argsort(-score, kind="stable") if score[k] > w.value * (1 + GAIN)]
+def crossings(p: Problem, x: np.ndarray, pattern: dict[str, np.ndarray],
+              gates: dict[str, np.ndarray], picks: list[int]) -> dict[int, np.ndarray]:
+    """For single flips ``picks`` (indices into the default :func:`flips` moves): a point of
+    the flipped region reached by a straight line from x (in the region of ``pattern``), where
+    one exists this way.  The pre-activations are affine in the input under the fixed pattern
+    (their forms come from d + 1 forced forward passes), so where each line crosses the flipped
+    neuron's hyperplane is known; two lines per flip, the perpendicular one and the one to the
+    corner of the box where the neuron's pre-activation is most negative (positive when it is
+    on), each past the crossing by the OVERSHOOT fractions of the rest of the segment.  A batch
+    forward pass tells which landing points are strictly in the box and in the flipped region;
+    per flip the first that is, in the order of ``landings``."""
+    if not picks:
+        return {}
+    dom, d = p.domain, x.size
+    srcs = {g: p.graph.op(g).src for g in gates}
+    step = np.maximum(dom.hi - dom.lo, 1e-12)
+    P = np.vstack([x, x + np.diag(step)])
+    fixed = {g: np.repeat(np.asarray(pattern[g], float)[:, None], d + 1, axis=1) for g in gates}
+    seed = np.zeros(p.graph.op(p.graph.role("seed")).size)
+    Z = evaluate(p.graph, leaves_of(p, P, seed), list(srcs.values()), rules=_forcing(p, fixed))
+    Z = np.vstack([Z[srcs[g]][idx] for g, idx in gates.items()])     # (open entries, d + 1)
+    k = np.asarray(picks)
+    z, a = Z[k, 0], ((Z[:, 1:] - Z[:, :1]) / step)[k]
+    nrm = np.maximum(np.einsum("ij,ij->i", a, a), np.finfo(float).tiny)
+    down = np.sign(z)[:, None] * a                   # the direction that raises |z| ...
+    corner = np.where(down > 0, dom.lo, dom.hi)      # ... and the box corner against it
+    ends = np.stack([x - (3 * z / nrm)[:, None] * a,               # crossing at t = 1/3
+                     dom.center + (1 - 1e-9) * (corner - dom.center)], axis=1)
+    slope = np.einsum("kj,kij->ki", a, ends - x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cross = np.where(slope * z[:, None] < 0, -z[:, None] / slope, np.inf)   # (K, lines)
+    eta = np.asarray(OVERSHOOT)
+    t = cross[:, :, None] + eta * (1 - cross[:, :, None])               # (K, lines, etas)
+    ok = t < 1
+    Y = x + np.where(ok, t, 0.0)[..., None] * (ends - x)[:, :, None, :]
+    Y = Y.reshape(k.size, -1, d)
+    want = np.repeat(bits_of(pattern, gates)[None, :], k.size, axis=0)
+    want[np.arange(k.size), k] ^= 1
+    flat = Y.reshape(-1, d)
+    inbox = np.all((flat > dom.lo) & (flat < dom.hi), axis=1).reshape(k.size, -1)
+    hit = ok.reshape(k.size, -1) & inbox & np.all(
+        bits_at(p, flat, gates).reshape(k.size, -1, want.shape[1]) == want[:, None, :], axis=2)
+    return {int(kk): Y[r, int(np.argmax(hit[r]))] for r, kk in enumerate(k) if hit[r].any()}
+
+
+def _lp_tries(p: Problem, low: Lowered, w: Witness, x: np.ndarray, pattern: dict,
+              forced: dict[str, np.ndarray], which: np.ndarray, seeds: np.ndarray,
+              order: list[int], walk: Walk, budget: Budget) -> Witness | None:
+    """The first of the moves ``order`` (columns of ``forced``) whose region's Chebyshev point
+    certifies above ``w``, at most TRIES_PER_STEP LPs."""
     for k in order[:TRIES_PER_STEP]:
-        if time.perf_counter() > deadline:
+        if not budget.spend(LP_WORK):
             return None
         walk.tried += 1
         flipped = {g: f[:, k] for g, f in forced.items()}
@@ -138,25 +238,93 @@ def step(p: Problem, low: Lowered, w: Witness, gates: dict[str, np.ndarray],
     return None
 
 
-def key_of(w: Witness) -> bytes:
-    """A witness's activation pattern as a hashable key (visited regions)."""
-    return b"".join(np.asarray(w.pattern[g], np.int8).tobytes() for g in sorted(w.pattern))
+def _certify_each(p: Problem, w: Witness, points: list[np.ndarray], walk: Walk,
+                  budget: Budget) -> Witness | None:
+    """The first of ``points`` (landed crossings, best score first) that certifies above w."""
+    for y in points:
+        if not budget.spend(1):
+            return None
+        walk.crossed += 1
+        got = certify_point(p, y)
+        if got is not None and got.value > w.value:
+            return got
+    return None
 
 
-def walk(p: Problem, low: Lowered, start: Witness, seeds: np.ndarray, deadline: float,
+def step(p: Problem, low: Lowered, w: Witness, gates: dict[str, np.ndarray],
+         seeds: np.ndarray, walk: Walk, budget: Budget) -> Witness | None:
+    """One move from the certified point ``w`` to a certified better region (one flip, else a
+    pair of flips), or None."""
+    pattern = {g: np.asarray(v, float) for g, v in w.pattern.items()}
+    x = np.asarray(w.x, float)
+    forced, moves = flips(pattern, gates)
+    if not moves:
+        return None
+    score, which = norms_at(p, np.repeat(x[None, :], len(moves), axis=0), seeds, forced)
+    walk.scored += len(moves)
+    ranked = [int(k) for k in np.argsort(-score, kind="stable")]
+    landed = crossings(p, x, pattern, gates, ranked)
+    # a flip scoring the same as the region (up to rounding) is not worth a certification
+    better = [k for k in ranked if score[k] > w.value * (1 + GAIN)]
+    got = _certify_each(p, w, [landed[k] for k in better if k in landed], walk, budget)
+    pairs = None
+    if got is None and budget.left():
+        got, pairs = _pair_step(p, w, (forced, moves, ranked, landed), gates, seeds, walk,
+                                budget)
+        walk.pairs += got is not None
+    # the LP last: the flips and pairs no straight line reached are mostly empty regions
+    if got is None:
+        got = _lp_tries(p, low, w, x, pattern, forced, which, seeds,
+                        [k for k in better if k not in landed], walk, budget)
+    if got is None and pairs is not None:
+        forced2, which2, order2 = pairs
+        got = _lp_tries(p, low, w, x, pattern, forced2, which2, seeds, order2, walk, budget)
+        walk.pairs += got is not None
+    return got
+
+
+def _pair_step(p: Problem, w: Witness, singles: tuple, gates: dict[str, np.ndarray],
+               seeds: np.ndarray, walk: Walk, budget: Budget) -> tuple[Witness | None, tuple]:
+    """A better region two flips away, through one of the PAIR_OF best-scoring neighbours
+    that a crossing reached (worse or not): every second flip from each is scored in one batch,
+    those beating ``w`` are crossed to from the neighbour's landing point and certified, best
+    first.  Also returns what the LP needs to try the pairs no line reached (forced gates,
+    seed indices, their order)."""
+    forced, moves, ranked, landed = singles
+    x = np.asarray(w.x, float)
+    pattern = {g: np.asarray(v, float) for g, v in w.pattern.items()}
+    firsts = [i for i in ranked if i in landed][:PAIR_OF]
+    pairs = [(i, j) for i in firsts for j in range(len(moves)) if j != i]
+    if not pairs:
+        return None, ({}, np.zeros(0, int), [])
+    forced2, _ = flips(pattern, gates, [moves[i] + moves[j] for i, j in pairs])
+    score2, which2 = norms_at(p, np.repeat(x[None, :], len(pairs), axis=0), seeds, forced2)
+    walk.scored += len(pairs)
+    order = [int(k) for k in np.argsort(-score2, kind="stable") if score2[k] > w.value * (1 + GAIN)]
+    reached = {}
+    for i in dict.fromkeys(pairs[k][0] for k in order):
+        via = {g: f[:, i] for g, f in forced.items()}
+        js = [pairs[k][1] for k in order if pairs[k][0] == i]
+        reached.update({(i, j): y for j, y in crossings(p, landed[i], via, gates, js).items()})
+    got = _certify_each(p, w, [reached[pairs[k]] for k in order if pairs[k] in reached],
+                        walk, budget)
+    return got, (forced2, which2, [k for k in order if pairs[k] not in reached])
+
+
+def walk(p: Problem, low: Lowered, start: Witness, seeds: np.ndarray, budget: Budget,
          seen: set[bytes] | None = None) -> Walk:
-    """Flip-walk from a certified point until no single flip certifies an improvement, the
-    walk enters a region in ``seen`` (walked from before: updated here), or the deadline
-    passes; the result's witness is certified (the start at worst)."""
+    """Flip-walk from a certified point until no move certifies an improvement, the walk
+    enters a region in ``seen`` (walked from before: updated here, keys :func:`bits_of`'s
+    bytes), or the budget is spent; the result's witness is certified (the start at worst)."""
     out = Walk(start)
     gates = open_gates(p)
     seen = set() if seen is None else seen
-    while start.value is not None and time.perf_counter() < deadline:
-        key = key_of(out.witness)
+    while start.value is not None and budget.left():
+        key = bits_of(out.witness.pattern, gates).tobytes()
         if key in seen:
             break
         seen.add(key)
-        nxt = step(p, low, out.witness, gates, seeds, deadline, out)
+        nxt = step(p, low, out.witness, gates, seeds, out, budget)
         if nxt is None:
             break
         out.witness, out.steps = nxt, out.steps + 1
