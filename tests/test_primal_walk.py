@@ -66,7 +66,7 @@ def test_two_flips_leave_a_single_flip_optimum(tmp_path):
     start = certify_point(p, np.array([-0.5]))
     worse = [certify_point(p, np.array([x])).value for x in (-1.5, 0.5)]
     assert max(worse) < start.value == pytest.approx(1.0)
-    r = walk(p, low, start, np.array([[1.0, -1.0]]), Budget(50))
+    r = walk(p, start, np.array([[1.0, -1.0]]), Budget(50))
     assert r.pairs == 1 and r.steps == 1
     assert r.witness.value == pytest.approx(exact, rel=1e-9) and exact == pytest.approx(3.0)
     assert certify_point(p, np.array(r.witness.x)).value == r.witness.value

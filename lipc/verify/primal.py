@@ -40,6 +40,11 @@ from .witness import Witness, certify_point, verify
 STALE_WALKS = 8
 WORK = 150.0                   # the walk's work (certifications of a REFERENCE_SIZE net)
 REFERENCE_SIZE = 10 * 70       # inputs x neurons of the [10, 20, 30, 20, 2] nets
+# the climb's work in evaluated points times size: all CLIMB_ROUNDS on the small nets, 5 on
+# a 784-256-256 net (~0.3 s)
+CLIMB_WORK = 4e8
+CLIMB_ROUNDS = 40
+NEIGHBOURS = 24                # proposals per point and climb round
 SAFETY_SECONDS = 3.0           # wall-clock cap: only for nets the work count misjudges
 MAX_RANDOM_SEEDS = 64          # a box C too large to enumerate: this many random sign vectors
 PULL = 1e-9                    # relative pull of a boundary point into the domain's interior
@@ -83,7 +88,7 @@ def inside(dom, X: np.ndarray) -> np.ndarray:
 
 
 def climb(p: Problem, X: np.ndarray, vals: np.ndarray, seeds: np.ndarray,
-          rng: np.random.Generator, rounds: int = 40, neighbours: int = 24,
+          rng: np.random.Generator, rounds: int = CLIMB_ROUNDS, neighbours: int = NEIGHBOURS,
           deadline: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Move each start point to neighbouring regions while the norm grows (ties move too, which
     lets a point cross flat stretches); the radius halves after a round without progress."""
@@ -170,9 +175,9 @@ def search(p: Problem, low: Lowered, seconds: float = SAFETY_SECONDS, samples: i
            work: float = WORK) -> Primal:
     """Sample, climb, certify and (``flip_walk``) walk to neighbouring regions by flips.
 
-    Deterministic for a given seed: the climb runs a fixed number of rounds and the walk
-    spends ``work`` (in certifications of a point of a reference-size net, see
-    :func:`walk_budget`), never seconds.  ``seconds`` is only a safety cap for nets far larger
+    Deterministic for a given seed: the climb runs a number of rounds and the walk spends
+    ``work`` (in certifications of a point of a reference-size net, see :func:`walk_budget`)
+    that depend on the net's size, never on seconds.  ``seconds`` is only a safety cap for nets far larger
     than the work count expects: when it cuts the search short, the result depends on the
     machine's speed (``stats["capped"]`` says so); it does not trigger on the benchmark
     instances (benchmarks/primal.py)."""
@@ -186,7 +191,8 @@ def search(p: Problem, low: Lowered, seconds: float = SAFETY_SECONDS, samples: i
     keys = [b.tobytes() for b in bits_at(p, X, gates)]
     ranked = distinct(np.argsort(-vals, kind="stable"), keys)
     order = ranked[:starts]
-    Xc, vc = climb(p, X[order], vals[order], seeds, rng, deadline=budget.deadline)
+    rounds = int(min(CLIMB_ROUNDS, CLIMB_WORK // (max(1, order.size) * NEIGHBOURS * size_of(p))))
+    Xc, vc = climb(p, X[order], vals[order], seeds, rng, rounds, deadline=budget.deadline)
     vc, which = norms_at(p, Xc, seeds)
     best = Primal(None, None, None, float(np.max(vc)) if vc.size else None,
                   points=int(X.shape[0]), stats={"sampled_best": float(vals.max())})
@@ -204,9 +210,11 @@ def search(p: Problem, low: Lowered, seconds: float = SAFETY_SECONDS, samples: i
         best.witness, best.start = found[0]
         best.value = best.witness.value
         best.stats["climbed"] = best.value
-    if flip_walk:
-        later = np.concatenate([Xc[climbed[certified:]], X[ranked[starts:]]])
-        _walk_from(p, low, [w for w, _ in found], later, seeds, budget, best)
+    if flip_walk and budget.left():
+        rest = Xc[climbed[certified:]]
+        restarts = [*zip((b.tobytes() for b in bits_at(p, rest, gates)), rest),
+                    *((keys[i], X[i]) for i in ranked[starts:])]
+        _walk_from(p, low, [w for w, _ in found], restarts, seeds, budget, best)
     best.stats["capped"] = time.perf_counter() > budget.deadline
     best.seconds = time.perf_counter() - t0
     return best
@@ -216,10 +224,15 @@ def walk_budget(p: Problem, work: float, deadline: float) -> Budget:
     """The walk's work in certifications of the net at hand: ``work`` counts certifications
     of a REFERENCE_SIZE net (inputs times neurons: the size of the dense forms a
     certification builds, and of the rows of its LP), so a larger net gets fewer."""
+    return Budget(work * min(1.0, REFERENCE_SIZE / size_of(p)), deadline)
+
+
+def size_of(p: Problem) -> int:
+    """Inputs times neurons: what the cost of an evaluation, a certification and an LP
+    grows with, for the work counts."""
     neurons = sum(p.graph.op(n).size for n in p.graph.nodes()
                   if isinstance(p.graph.op(n), Conditional) and p.graph.stage(n) == "forward")
-    size = max(1, p.network.n_inputs * neurons)
-    return Budget(work * min(1.0, REFERENCE_SIZE / size), deadline)
+    return max(1, p.network.n_inputs * neurons)
 
 
 def distinct(order: np.ndarray, keys: list[bytes]) -> np.ndarray:
@@ -233,24 +246,22 @@ def distinct(order: np.ndarray, keys: list[bytes]) -> np.ndarray:
     return np.asarray(out, dtype=int)
 
 
-def _walk_from(p: Problem, low: Lowered, found: list[Witness], later: np.ndarray,
-               seeds: np.ndarray, budget: Budget, best: Primal) -> None:
-    """Flip-walk from the certified climbed points, then from the other climbed and sampled
-    points best first, never twice through a region: a restart whose region a walk went
-    through is skipped before it is certified (its key is the pattern at the point, one batch
-    forward pass).  Stops when the budget is spent or after STALE_WALKS walks in a row found
-    nothing better; ``best`` takes any certified improvement and its MIP start."""
-    gates = open_gates(p)
-    keys = [b.tobytes() for b in bits_at(p, later, gates)] if later.size else []
-    starts = iter([*found, *zip(keys, later)])
+def _walk_from(p: Problem, low: Lowered, found: list[Witness],
+               restarts: list[tuple[bytes, np.ndarray]], seeds: np.ndarray, budget: Budget,
+               best: Primal) -> None:
+    """Flip-walk from the certified climbed points, then from the ``restarts`` (the other
+    climbed and sampled points, best first, with their pattern's key), never twice through a
+    region: a restart whose region a walk went through is skipped before it is certified.
+    Stops when the budget is spent or after STALE_WALKS walks in a row found nothing better;
+    ``best`` takes any certified improvement and its MIP start."""
     totals = dict(walks=0, walk_steps=0, walk_scored=0, walk_crossed=0, walk_tried=0,
                   walk_pairs=0, restarts_skipped=0)
     seen: set[bytes] = set()
     stale = 0
-    for s in starts:
+    for s in [*found, *restarts]:
         if not budget.left() or stale >= STALE_WALKS:
             break
-        if isinstance(s, tuple):
+        if isinstance(s, tuple):               # a restart: certified only if not yet seen
             key, x = s
             if key in seen:
                 totals["restarts_skipped"] += 1
@@ -260,7 +271,7 @@ def _walk_from(p: Problem, low: Lowered, found: list[Witness], later: np.ndarray
             s = certify_point(p, x)
             if s is None:
                 continue
-        r = walk(p, low, s, seeds, budget, seen)
+        r = walk(p, s, seeds, budget, seen)
         for k, v in (("walks", 1), ("walk_steps", r.steps), ("walk_scored", r.scored),
                      ("walk_crossed", r.crossed), ("walk_tried", r.tried),
                      ("walk_pairs", r.pairs)):

@@ -13,11 +13,12 @@ facet of the region inside the domain.  A step here
    so the point a little past the hyperplane is computed for every flip in one batch, and its
    pattern (a forward pass) says whether the line entered the flipped region.  A landed point
    is certified where it stands (:func:`certify_point`, no LP), best score first;
-3. hands the flips that did not land to the witness machinery (:func:`verify`: the Chebyshev LP
-   is the feasibility test of the flipped region inside the domain), a few per step;
-4. when no single flip certifies an improvement, scores the pairs of the best single flips and
-   tries the pairs that beat the current value through the same LP: a pair can reach a better
-   region whose single-flip neighbours on the way are all worse (or empty).
+3. when none does, scores the pairs of flips through the best neighbours a crossing reached
+   (worse or not) and crosses on from there to the pairs that beat the current value: a pair
+   can reach a better region whose single-flip neighbours on the way are all worse (or empty);
+4. last, hands a few of the flips and pairs no line reached to the Chebyshev LP over the
+   pattern's sign rows (:func:`deepest_point`: the feasibility test of the region inside the
+   domain) and certifies its deepest point.
 
 Scores only rank candidates; a value becomes a lower bound only through the witness.  The walk
 spends a :class:`Budget` counted in work (certifications and LPs), so it is deterministic; the
@@ -35,7 +36,8 @@ from ..compiler.pipeline import Problem
 from ..core.interpret import evaluate
 from ..core.ir import Conditional, Input
 from ..lowering import Lowered
-from .witness import Witness, certify_point, verify
+from ..question.chebyshev import deepest_point
+from .witness import Witness, certify_point
 
 GAIN = 1e-9                    # relative score gain a flip needs to be tried
 TRIES_PER_STEP = 6             # feasibility LPs per step for flips (and again for pairs)
@@ -43,12 +45,12 @@ PAIR_OF = 8                    # pairs are formed among this many best-scoring s
 # how far past a flipped neuron's hyperplane a crossing lands, as a fraction of the rest of
 # its segment: the largest that lands in the flipped region is taken (deeper certifies easier)
 OVERSHOOT = (0.5, 0.1, 0.01, 0.001)
-LP_WORK = 6                    # an LP witness costs about this many point certifications
+LP_WORK = 4                    # a Chebyshev LP costs about this many point certifications
 
 
 @dataclass
 class Budget:
-    """Work the primal search may still spend, in point certifications (an LP witness costs
+    """Work the primal search may still spend, in point certifications (an LP costs
     LP_WORK): counting work, not seconds, makes the search deterministic for a given seed.
     ``deadline`` (perf_counter) is only a safety cap for nets the work count misjudges."""
 
@@ -56,11 +58,12 @@ class Budget:
     deadline: float = float("inf")
 
     def left(self) -> bool:
-        return self.work > 0 and time.perf_counter() < self.deadline
+        """At least one certification's work is left (and the safety cap has not passed)."""
+        return self.work >= 1 and time.perf_counter() < self.deadline
 
     def spend(self, units: float) -> bool:
-        """Take ``units`` of work if any is left (the last take may overdraw)."""
-        if not self.left():
+        """Take ``units`` of work if that much is left."""
+        if not self.left() or self.work < units:
             return False
         self.work -= units
         return True
@@ -176,6 +179,25 @@ def columns(p: Problem, low: Lowered, x: np.ndarray, pattern: dict[str, np.ndarr
     return cols
 
 
+def pre_forms(p: Problem, x: np.ndarray, gates: dict[str, np.ndarray],
+              fixed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The open pre-activations as affine functions z0 + A (y - x) of the input y, under each
+    of m patterns (``fixed``: gate -> (size, m) values): z0 of shape (m, open entries) and A of
+    shape (m, open entries, d), from (d + 1) m forced forward passes (exact for an affine map
+    up to rounding, which only moves proposals: certification is rigorous)."""
+    dom, d = p.domain, x.size
+    m = next(iter(fixed.values())).shape[1]
+    step = np.maximum(dom.hi - dom.lo, 1e-12)
+    P = np.tile(np.vstack([x, x + np.diag(step)]), (m, 1))
+    forced = {g: np.repeat(v, d + 1, axis=1) for g, v in fixed.items()}
+    seed = np.zeros(p.graph.op(p.graph.role("seed")).size)
+    srcs = {g: p.graph.op(g).src for g in gates}
+    Z = evaluate(p.graph, leaves_of(p, P, seed), list(srcs.values()), rules=_forcing(p, forced))
+    Z = np.vstack([Z[srcs[g]][idx] for g, idx in gates.items()]).reshape(-1, m, d + 1)
+    Z = Z.transpose(1, 0, 2)                                  # (m, open entries, d + 1)
+    return Z[:, :, 0], (Z[:, :, 1:] - Z[:, :, :1]) / step
+
+
 def crossings(p: Problem, x: np.ndarray, pattern: dict[str, np.ndarray],
               gates: dict[str, np.ndarray], picks: list[int]) -> dict[int, np.ndarray]:
     """For single flips ``picks`` (indices into the default :func:`flips` moves): a point of
@@ -190,15 +212,10 @@ def crossings(p: Problem, x: np.ndarray, pattern: dict[str, np.ndarray],
     if not picks:
         return {}
     dom, d = p.domain, x.size
-    srcs = {g: p.graph.op(g).src for g in gates}
-    step = np.maximum(dom.hi - dom.lo, 1e-12)
-    P = np.vstack([x, x + np.diag(step)])
-    fixed = {g: np.repeat(np.asarray(pattern[g], float)[:, None], d + 1, axis=1) for g in gates}
-    seed = np.zeros(p.graph.op(p.graph.role("seed")).size)
-    Z = evaluate(p.graph, leaves_of(p, P, seed), list(srcs.values()), rules=_forcing(p, fixed))
-    Z = np.vstack([Z[srcs[g]][idx] for g, idx in gates.items()])     # (open entries, d + 1)
+    z0, A = pre_forms(p, x, gates, {g: np.asarray(v, float)[:, None] for g, v in pattern.items()
+                                    if g in gates})
     k = np.asarray(picks)
-    z, a = Z[k, 0], ((Z[:, 1:] - Z[:, :1]) / step)[k]
+    z, a = z0[0, k], A[0, k]
     nrm = np.maximum(np.einsum("ij,ij->i", a, a), np.finfo(float).tiny)
     down = np.sign(z)[:, None] * a                   # the direction that raises |z| ...
     corner = np.where(down > 0, dom.lo, dom.hi)      # ... and the box corner against it
@@ -221,19 +238,26 @@ def crossings(p: Problem, x: np.ndarray, pattern: dict[str, np.ndarray],
     return {int(kk): Y[r, int(np.argmax(hit[r]))] for r, kk in enumerate(k) if hit[r].any()}
 
 
-def _lp_tries(p: Problem, low: Lowered, w: Witness, x: np.ndarray, pattern: dict,
-              forced: dict[str, np.ndarray], which: np.ndarray, seeds: np.ndarray,
+def _lp_tries(p: Problem, w: Witness, gates: dict[str, np.ndarray], forced: dict[str, np.ndarray],
               order: list[int], walk: Walk, budget: Budget) -> Witness | None:
-    """The first of the moves ``order`` (columns of ``forced``) whose region's Chebyshev point
-    certifies above ``w``, at most TRIES_PER_STEP LPs."""
-    for k in order[:TRIES_PER_STEP]:
+    """The first of the moves ``order`` (columns of ``forced``) whose region's deepest point
+    (a Chebyshev LP over the pattern's sign rows, :func:`deepest_point`, which also finds an
+    empty region) certifies above ``w``; at most TRIES_PER_STEP LPs."""
+    order = order[:TRIES_PER_STEP]
+    if not order:
+        return None
+    x = np.asarray(w.x, float)
+    z0, A = pre_forms(p, x, gates, {g: f[:, order] for g, f in forced.items()})
+    for r, k in enumerate(order):
         if not budget.spend(LP_WORK):
             return None
         walk.tried += 1
-        flipped = {g: f[:, k] for g, f in forced.items()}
-        got = verify(p, low, np.nan_to_num(columns(p, low, x, {**pattern, **flipped},
-                                                         seeds[which[k]])))
-        if got.value is not None and got.value > w.value:
+        bits = np.concatenate([forced[g][idx, k] for g, idx in gates.items()])
+        sign = np.where(bits > 0.5, -1.0, 1.0)            # on: -z <= 0; off: z <= 0
+        centre, radius = deepest_point(sign[:, None] * A[r],
+                                       sign * (A[r] @ x - z0[r]), p.domain)
+        got = None if centre is None or not radius > 0 else certify_point(p, centre)
+        if got is not None and got.value > w.value:
             return got
     return None
 
@@ -251,7 +275,7 @@ def _certify_each(p: Problem, w: Witness, points: list[np.ndarray], walk: Walk,
     return None
 
 
-def step(p: Problem, low: Lowered, w: Witness, gates: dict[str, np.ndarray],
+def step(p: Problem, w: Witness, gates: dict[str, np.ndarray],
          seeds: np.ndarray, walk: Walk, budget: Budget) -> Witness | None:
     """One move from the certified point ``w`` to a certified better region (one flip, else a
     pair of flips), or None."""
@@ -260,7 +284,7 @@ def step(p: Problem, low: Lowered, w: Witness, gates: dict[str, np.ndarray],
     forced, moves = flips(pattern, gates)
     if not moves:
         return None
-    score, which = norms_at(p, np.repeat(x[None, :], len(moves), axis=0), seeds, forced)
+    score, _ = norms_at(p, np.repeat(x[None, :], len(moves), axis=0), seeds, forced)
     walk.scored += len(moves)
     ranked = [int(k) for k in np.argsort(-score, kind="stable")]
     landed = crossings(p, x, pattern, gates, ranked)
@@ -274,11 +298,10 @@ def step(p: Problem, low: Lowered, w: Witness, gates: dict[str, np.ndarray],
         walk.pairs += got is not None
     # the LP last: the flips and pairs no straight line reached are mostly empty regions
     if got is None:
-        got = _lp_tries(p, low, w, x, pattern, forced, which, seeds,
-                        [k for k in better if k not in landed], walk, budget)
+        got = _lp_tries(p, w, gates, forced, [k for k in better if k not in landed], walk,
+                        budget)
     if got is None and pairs is not None:
-        forced2, which2, order2 = pairs
-        got = _lp_tries(p, low, w, x, pattern, forced2, which2, seeds, order2, walk, budget)
+        got = _lp_tries(p, w, gates, *pairs, walk, budget)
         walk.pairs += got is not None
     return got
 
@@ -296,9 +319,9 @@ def _pair_step(p: Problem, w: Witness, singles: tuple, gates: dict[str, np.ndarr
     firsts = [i for i in ranked if i in landed][:PAIR_OF]
     pairs = [(i, j) for i in firsts for j in range(len(moves)) if j != i]
     if not pairs:
-        return None, ({}, np.zeros(0, int), [])
+        return None, ({}, [])
     forced2, _ = flips(pattern, gates, [moves[i] + moves[j] for i, j in pairs])
-    score2, which2 = norms_at(p, np.repeat(x[None, :], len(pairs), axis=0), seeds, forced2)
+    score2, _ = norms_at(p, np.repeat(x[None, :], len(pairs), axis=0), seeds, forced2)
     walk.scored += len(pairs)
     order = [int(k) for k in np.argsort(-score2, kind="stable") if score2[k] > w.value * (1 + GAIN)]
     reached = {}
@@ -308,10 +331,10 @@ def _pair_step(p: Problem, w: Witness, singles: tuple, gates: dict[str, np.ndarr
         reached.update({(i, j): y for j, y in crossings(p, landed[i], via, gates, js).items()})
     got = _certify_each(p, w, [reached[pairs[k]] for k in order if pairs[k] in reached],
                         walk, budget)
-    return got, (forced2, which2, [k for k in order if pairs[k] not in reached])
+    return got, (forced2, [k for k in order if pairs[k] not in reached])
 
 
-def walk(p: Problem, low: Lowered, start: Witness, seeds: np.ndarray, budget: Budget,
+def walk(p: Problem, start: Witness, seeds: np.ndarray, budget: Budget,
          seen: set[bytes] | None = None) -> Walk:
     """Flip-walk from a certified point until no move certifies an improvement, the walk
     enters a region in ``seen`` (walked from before: updated here, keys :func:`bits_of`'s
@@ -324,7 +347,7 @@ def walk(p: Problem, low: Lowered, start: Witness, seeds: np.ndarray, budget: Bu
         if key in seen:
             break
         seen.add(key)
-        nxt = step(p, low, out.witness, gates, seeds, out, budget)
+        nxt = step(p, out.witness, gates, seeds, out, budget)
         if nxt is None:
             break
         out.witness, out.steps = nxt, out.steps + 1
