@@ -42,9 +42,11 @@ from .witness import Witness, certify_point
 GAIN = 1e-9                    # relative score gain a flip needs to be tried
 TRIES_PER_STEP = 6             # feasibility LPs per step for flips (and again for pairs)
 PAIR_OF = 8                    # pairs are formed among this many best-scoring single flips
-# how far past a flipped neuron's hyperplane a crossing lands, as a fraction of the rest of
-# its segment: the largest that lands in the flipped region is taken (deeper certifies easier)
+# how far past the facet a ray lands, as a fraction of the way to the next hyperplane on the
+# ray (at most as far again as the facet): the largest that lands in the neighbour is taken
+# (deeper certifies easier)
 OVERSHOOT = (0.5, 0.1, 0.01, 0.001)
+RAYS = 32                      # random rays per step, besides two aimed at each candidate flip
 LP_WORK = 4                    # a Chebyshev LP costs about this many point certifications
 
 
@@ -200,42 +202,49 @@ def pre_forms(p: Problem, x: np.ndarray, gates: dict[str, np.ndarray],
 
 def crossings(p: Problem, x: np.ndarray, pattern: dict[str, np.ndarray],
               gates: dict[str, np.ndarray], picks: list[int]) -> dict[int, np.ndarray]:
-    """For single flips ``picks`` (indices into the default :func:`flips` moves): a point of
-    the flipped region reached by a straight line from x (in the region of ``pattern``), where
-    one exists this way.  The pre-activations are affine in the input under the fixed pattern
-    (their forms come from d + 1 forced forward passes), so where each line crosses the flipped
-    neuron's hyperplane is known; two lines per flip, the perpendicular one and the one to the
-    corner of the box where the neuron's pre-activation is most negative (positive when it is
-    on), each past the crossing by the OVERSHOOT fractions of the rest of the segment.  A batch
-    forward pass tells which landing points are strictly in the box and in the flipped region;
-    per flip the first that is, in the order of ``landings``."""
-    if not picks:
-        return {}
+    """Points of neighbouring regions found by shooting rays from x (inside the region of
+    ``pattern``): flip index (into the default :func:`flips` moves) -> a point of the region
+    with that one flip.  Inside the region the open pre-activations are affine in the input
+    (:func:`pre_forms`), so along a ray the first hyperplane it meets is known exactly: that
+    neuron's hyperplane is a facet of the region (the region is convex), and a point a little
+    past it lies in the neighbour.  Rays: towards the hyperplane of each flip in ``picks``,
+    towards the corner of the box against it, and RAYS fixed random directions; a batch
+    forward pass keeps the landing points strictly in the box with exactly the one flip (the
+    deepest of the OVERSHOOT fractions of the way to the next hyperplane)."""
     dom, d = p.domain, x.size
     z0, A = pre_forms(p, x, gates, {g: np.asarray(v, float)[:, None] for g, v in pattern.items()
                                     if g in gates})
-    k = np.asarray(picks)
-    z, a = z0[0, k], A[0, k]
-    nrm = np.maximum(np.einsum("ij,ij->i", a, a), np.finfo(float).tiny)
-    down = np.sign(z)[:, None] * a                   # the direction that raises |z| ...
-    corner = np.where(down > 0, dom.lo, dom.hi)      # ... and the box corner against it
-    ends = np.stack([x - (3 * z / nrm)[:, None] * a,               # crossing at t = 1/3
-                     dom.center + (1 - 1e-9) * (corner - dom.center)], axis=1)
-    slope = np.einsum("kj,kij->ki", a, ends - x)
+    z, A = z0[0], A[0]
+    k = np.asarray(picks, dtype=int)
+    towards = -np.sign(z[k])[:, None] * A[k]
+    corner = np.where(towards > 0, dom.hi, dom.lo) - x
+    width = dom.hi - dom.lo
+    U = np.vstack([towards, corner, np.random.default_rng(0).standard_normal((RAYS, d)) * width])
+    U = U[np.any(U != 0, axis=1)]
+    S = U @ A.T                                                   # dz/dt along each ray
     with np.errstate(divide="ignore", invalid="ignore"):
-        cross = np.where(slope * z[:, None] < 0, -z[:, None] / slope, np.inf)   # (K, lines)
+        T = np.where(S * z < 0, -z / S, np.inf)                   # when each sign changes
+        box = np.where(U > 0, (dom.hi - x) / U, np.where(U < 0, (dom.lo - x) / U, np.inf))
+    T = np.hstack([T, box.min(axis=1, keepdims=True)])           # last column: leaving the box
+    order = np.argsort(T, axis=1)[:, :2]
+    first, t1 = order[:, 0], np.take_along_axis(T, order[:, :1], axis=1)[:, 0]
+    t2 = np.take_along_axis(T, order[:, 1:2], axis=1)[:, 0]
+    keep = (first < z.size) & np.isfinite(t1)
+    U, first, t1, t2 = U[keep], first[keep], t1[keep], np.minimum(t2[keep], 2 * t1[keep] + 1e-300)
+    if not first.size:
+        return {}
     eta = np.asarray(OVERSHOOT)
-    t = cross[:, :, None] + eta * (1 - cross[:, :, None])               # (K, lines, etas)
-    ok = t < 1
-    Y = x + np.where(ok, t, 0.0)[..., None] * (ends - x)[:, :, None, :]
-    Y = Y.reshape(k.size, -1, d)
-    want = np.repeat(bits_of(pattern, gates)[None, :], k.size, axis=0)
-    want[np.arange(k.size), k] ^= 1
+    Y = x + (t1[:, None] + eta * (t2 - t1)[:, None])[..., None] * U[:, None, :]   # (rays, etas, d)
+    want = np.repeat(bits_of(pattern, gates)[None, :], first.size, axis=0)
+    want[np.arange(first.size), first] ^= 1
     flat = Y.reshape(-1, d)
-    inbox = np.all((flat > dom.lo) & (flat < dom.hi), axis=1).reshape(k.size, -1)
-    hit = ok.reshape(k.size, -1) & inbox & np.all(
-        bits_at(p, flat, gates).reshape(k.size, -1, want.shape[1]) == want[:, None, :], axis=2)
-    return {int(kk): Y[r, int(np.argmax(hit[r]))] for r, kk in enumerate(k) if hit[r].any()}
+    inbox = np.all((flat > dom.lo) & (flat < dom.hi), axis=1).reshape(first.size, -1)
+    hit = inbox & np.all(bits_at(p, flat, gates).reshape(first.size, eta.size, -1)
+                         == want[:, None, :], axis=2)
+    out: dict[int, np.ndarray] = {}
+    for r in np.flatnonzero(hit.any(axis=1)):
+        out.setdefault(int(first[r]), Y[r, int(np.argmax(hit[r]))])
+    return out
 
 
 def _lp_tries(p: Problem, w: Witness, gates: dict[str, np.ndarray], forced: dict[str, np.ndarray],
