@@ -175,12 +175,12 @@ def search(p: Problem, low: Lowered, seconds: float = SAFETY_SECONDS, samples: i
            work: float = WORK) -> Primal:
     """Sample, climb, certify and (``flip_walk``) walk to neighbouring regions by flips.
 
-    Deterministic for a given seed: the climb runs a number of rounds and the walk spends
-    ``work`` (in certifications of a point of a reference-size net, see :func:`walk_budget`)
-    that depend on the net's size, never on seconds.  ``seconds`` is only a safety cap for nets far larger
-    than the work count expects: when it cuts the search short, the result depends on the
-    machine's speed (``stats["capped"]`` says so); it does not trigger on the benchmark
-    instances (benchmarks/primal.py)."""
+    Deterministic for a given seed: the climb's rounds and the walk's ``work`` (counted in
+    certifications of a point of a reference-size net, see :func:`walk_budget`) depend on the
+    net's size, never on seconds.  ``seconds`` is only a safety cap for nets far larger than
+    the work count expects: when it cuts the search short, the result depends on the machine's
+    speed (``stats["capped"]`` says so); it does not trigger on the benchmark instances
+    (benchmarks/primal.py, mnist256x2-0.03 included)."""
     t0 = time.perf_counter()
     budget = walk_budget(p, work, t0 + seconds)
     rng = np.random.default_rng(seed)
