@@ -256,14 +256,14 @@ def _walk_from(p: Problem, low: Lowered, found: list[Witness],
     ``best`` takes any certified improvement and its MIP start."""
     totals = dict(walks=0, walk_steps=0, walk_scored=0, walk_crossed=0, walk_tried=0,
                   walk_pairs=0, restarts_skipped=0)
-    seen: set[bytes] = set()
+    known: set[bytes] = set()            # regions walked from or found empty
     stale = 0
     for s in [*found, *restarts]:
         if not budget.left() or stale >= STALE_WALKS:
             break
-        if isinstance(s, tuple):               # a restart: certified only if not yet seen
+        if isinstance(s, tuple):               # a restart: certified only if not yet known
             key, x = s
-            if key in seen:
+            if key in known:
                 totals["restarts_skipped"] += 1
                 continue
             if not budget.spend(1):
@@ -271,7 +271,7 @@ def _walk_from(p: Problem, low: Lowered, found: list[Witness],
             s = certify_point(p, x)
             if s is None:
                 continue
-        r = walk(p, s, seeds, budget, seen)
+        r = walk(p, s, seeds, budget, known)
         for k, v in (("walks", 1), ("walk_steps", r.steps), ("walk_scored", r.scored),
                      ("walk_crossed", r.crossed), ("walk_tried", r.tried),
                      ("walk_pairs", r.pairs)):

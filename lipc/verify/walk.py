@@ -29,7 +29,7 @@ budget's wall-clock cap is a safety net for nets far larger than the cost model 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
@@ -78,6 +78,7 @@ class Walk:
     """The best certified point a walk reached and what it took."""
 
     witness: Witness
+    known: set[bytes] = field(default_factory=set)   # regions walked from or found empty
     steps: int = 0
     scored: int = 0            # flipped patterns whose gradient norm was computed
     crossed: int = 0           # ray landings certified where they stand
@@ -142,6 +143,12 @@ def bits_at(p: Problem, X: np.ndarray, gates: dict[str, np.ndarray]) -> np.ndarr
     seed = np.zeros(p.graph.op(p.graph.role("seed")).size)
     vals = evaluate(p.graph, leaves_of(p, X, seed), list(gates))
     return np.vstack([vals[g][idx] for g, idx in gates.items()]).T.astype(np.int8)
+
+
+def key_of(forced: dict[str, np.ndarray], gates: dict[str, np.ndarray], k: int) -> bytes:
+    """The region key (:func:`bits_of`'s bytes) of column k of forced gate values."""
+    return np.concatenate([forced[g][idx, k] for g, idx in gates.items()]
+                          ).astype(np.int8).tobytes()
 
 
 def bits_of(pattern: dict, gates: dict[str, np.ndarray]) -> np.ndarray:
@@ -253,7 +260,8 @@ def _lp_tries(p: Problem, w: Witness, gates: dict[str, np.ndarray], forced: dict
               order: list[int], walk: Walk, budget: Budget) -> Witness | None:
     """The first of the moves ``order`` (columns of ``forced``) whose region's deepest point
     (a Chebyshev LP over the pattern's sign rows, :func:`deepest_point`, which also finds an
-    empty region) certifies above ``w``; at most TRIES_PER_STEP LPs."""
+    empty region) certifies above ``w``; at most TRIES_PER_STEP LPs.  An empty region joins
+    ``walk.known``, which no later step proposes."""
     order = order[:TRIES_PER_STEP]
     if not order:
         return None
@@ -267,7 +275,10 @@ def _lp_tries(p: Problem, w: Witness, gates: dict[str, np.ndarray], forced: dict
         sign = np.where(bits > 0.5, -1.0, 1.0)            # on: -z <= 0; off: z <= 0
         centre, radius = deepest_point(sign[:, None] * A[r],
                                        sign * (A[r] @ x - z0[r]), p.domain)
-        got = None if centre is None or not radius > 0 else certify_point(p, centre)
+        if centre is None or not radius > 0:
+            walk.known.add(key_of(forced, gates, k))
+            continue
+        got = certify_point(p, centre)
         if got is not None and got.value > w.value:
             return got
     return None
@@ -299,8 +310,10 @@ def step(p: Problem, w: Witness, gates: dict[str, np.ndarray],
     walk.scored += len(moves)
     ranked = [int(k) for k in np.argsort(-score, kind="stable")]
     landed = crossings(p, x, pattern, gates, ranked)
-    # a flip scoring the same as the region (up to rounding) is not worth a certification
-    better = [k for k in ranked if score[k] > w.value * (1 + GAIN)]
+    # a flip scoring the same as the region (up to rounding) is not worth a certification,
+    # nor one into a region walked from before or found empty
+    better = [k for k in ranked if score[k] > w.value * (1 + GAIN)
+              and key_of(forced, gates, k) not in walk.known]
     got = _certify_each(p, w, [landed[k] for k in better if k in landed], walk, budget)
     pairs = None
     if got is None and budget.left():
@@ -335,7 +348,7 @@ def _pair_step(p: Problem, w: Witness, singles: tuple, gates: dict[str, np.ndarr
     score2, _ = norms_at(p, np.repeat(x[None, :], len(pairs), axis=0), seeds, forced2)
     walk.scored += len(pairs)
     order = [int(k) for k in np.argsort(-score2, kind="stable")
-             if score2[k] > w.value * (1 + GAIN)]
+             if score2[k] > w.value * (1 + GAIN) and key_of(forced2, gates, k) not in walk.known]
     reached = {}
     for i in dict.fromkeys(pairs[k][0] for k in order):
         via = {g: f[:, i] for g, f in forced.items()}
@@ -347,18 +360,18 @@ def _pair_step(p: Problem, w: Witness, singles: tuple, gates: dict[str, np.ndarr
 
 
 def walk(p: Problem, start: Witness, seeds: np.ndarray, budget: Budget,
-         seen: set[bytes] | None = None) -> Walk:
+         known: set[bytes] | None = None) -> Walk:
     """Flip-walk from a certified point until no move certifies an improvement, the walk
-    enters a region in ``seen`` (walked from before: updated here, keys :func:`bits_of`'s
-    bytes), or the budget is spent; the result's witness is certified (the start at worst)."""
-    out = Walk(start)
+    enters a region in ``known`` (walked from before, or found empty: updated here, keys
+    :func:`bits_of`'s bytes), or the budget is spent; the result's witness is certified (the
+    start at worst)."""
+    out = Walk(start, set() if known is None else known)
     gates = open_gates(p)
-    seen = set() if seen is None else seen
     while start.value is not None and budget.left():
         key = bits_of(out.witness.pattern, gates).tobytes()
-        if key in seen:
+        if key in out.known:
             break
-        seen.add(key)
+        out.known.add(key)
         nxt = step(p, out.witness, gates, seeds, out, budget)
         if nxt is None:
             break
