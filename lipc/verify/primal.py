@@ -11,14 +11,18 @@ bound improves only by reaching a region with a larger norm.  Four cheap steps d
    vector (:func:`start_columns`, the inverse of how the witness reads a solution) and handed to
    :func:`certify`, the one call site of the witness machinery (a Chebyshev point of the pattern's
    region, the gradient recomputed on the original network).  The same columns are the MIP start;
-4. walk from the certified points to neighbouring regions by single flips of unstable neurons
-   (:mod:`lipc.verify.walk`), each move certified by the same witness machinery.
+4. walk from the certified points to neighbouring regions by flips of unstable neurons
+   (:mod:`lipc.verify.walk`), each move certified by the same witness machinery, then restart
+   from the best sampled points whose region no walk has been through (checked on the point's
+   pattern before anything is certified).
+
+Every step counts work, not seconds, so the result is a function of the seed (the wall-clock
+cap is a safety net that the benchmark instances do not reach).
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 
@@ -27,17 +31,23 @@ from ..core.interpret import evaluate
 from ..core.ir import Conditional, Input
 from ..lowering import Lowered
 from ..question.sampling import l1_ball_of, sample_domain
-from .walk import columns, leaves_of, norms_at, walk
+from .walk import Budget, bits_at, columns, leaves_of, norms_at, open_gates, walk
 from .witness import Witness, certify_point, verify
 
-# restarts of the walk that found nothing better before it stops early: without this every
-# solve spent its whole primal budget (0.5 s) restarting from sampled points, and the 1000-net
-# soundness test went from ~90 s to over 8 minutes
+# restarts of the walk in a row that found nothing better before it stops early: the work
+# budget alone would restart from every sampled point on easy nets (the 1000-net soundness
+# test runs a search before every solve)
 STALE_WALKS = 8
+WORK = 150.0                   # the walk's work (certifications of a REFERENCE_SIZE net)
+REFERENCE_SIZE = 10 * 70       # inputs x neurons of the [10, 20, 30, 20, 2] nets
+# the climb's work in evaluated points times size: all CLIMB_ROUNDS on the small nets, 5 on
+# a 784-256-256 net (~0.3 s)
+CLIMB_WORK = 4e8
+CLIMB_ROUNDS = 40
+NEIGHBOURS = 24                # proposals per point and climb round
+SAFETY_SECONDS = 3.0           # wall-clock cap: only for nets the work count misjudges
 MAX_RANDOM_SEEDS = 64          # a box C too large to enumerate: this many random sign vectors
 PULL = 1e-9                    # relative pull of a boundary point into the domain's interior
-CLIMB_SHARE = 0.7              # of the time budget at most, for the climb (the rest:
-                               # certification, then the flip walk)
 
 
 @dataclass
@@ -78,7 +88,7 @@ def inside(dom, X: np.ndarray) -> np.ndarray:
 
 
 def climb(p: Problem, X: np.ndarray, vals: np.ndarray, seeds: np.ndarray,
-          rng: np.random.Generator, rounds: int = 40, neighbours: int = 24,
+          rng: np.random.Generator, rounds: int = CLIMB_ROUNDS, neighbours: int = NEIGHBOURS,
           deadline: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Move each start point to neighbouring regions while the norm grows (ties move too, which
     lets a point cross flat stretches); the radius halves after a round without progress."""
@@ -160,26 +170,37 @@ def pattern_columns(p: Problem, low: Lowered, x: np.ndarray, pattern: dict[str, 
     return columns(p, low, x, {n: pattern.get(n, at_x[n][:, 0]) for n in gates}, seed)
 
 
-def search(p: Problem, low: Lowered, seconds: float = 0.5, samples: int = 2000, seed: int = 0,
-           starts: int = 8, certified: int = 3, flip_walk: bool = True) -> Primal:
-    """Sample, climb, certify and (``flip_walk``) walk to neighbouring regions by flips within
-    about ``seconds``; deterministic for a given seed (the time budget can only cut the climb
-    and the walk short)."""
+def search(p: Problem, low: Lowered, seconds: float = SAFETY_SECONDS, samples: int = 2000,
+           seed: int = 0, starts: int = 8, certified: int = 3, flip_walk: bool = True,
+           work: float = WORK) -> Primal:
+    """Sample, climb, certify and (``flip_walk``) walk to neighbouring regions by flips.
+
+    Deterministic for a given seed: the climb's rounds and the walk's ``work`` (counted in
+    certifications of a point of a reference-size net, see :func:`walk_budget`) depend on the
+    net's size, never on seconds.  ``seconds`` is only a safety cap for nets far larger than
+    the work count expects: when it cuts the search short, the result depends on the machine's
+    speed (``stats["capped"]`` says so); it does not trigger on the benchmark instances
+    (benchmarks/primal.py, mnist256x2-0.03 included)."""
     t0 = time.perf_counter()
+    budget = walk_budget(p, work, t0 + seconds)
     rng = np.random.default_rng(seed)
     seeds = seeds_of(p, rng)
     X = sample_domain(p.domain, samples, rng)
     vals, _ = norms_at(p, X, seeds)
-    ranked = np.argsort(-vals, kind="stable")
+    gates = open_gates(p)
+    keys = [b.tobytes() for b in bits_at(p, X, gates)]
+    ranked = distinct(np.argsort(-vals, kind="stable"), keys)
     order = ranked[:starts]
-    Xc, vc = climb(p, X[order], vals[order], seeds, rng, deadline=t0 + CLIMB_SHARE * seconds)
+    rounds = int(min(CLIMB_ROUNDS, CLIMB_WORK // (max(1, order.size) * NEIGHBOURS * size_of(p))))
+    Xc, vc = climb(p, X[order], vals[order], seeds, rng, rounds, deadline=budget.deadline)
     vc, which = norms_at(p, Xc, seeds)
     best = Primal(None, None, None, float(np.max(vc)) if vc.size else None,
                   points=int(X.shape[0]), stats={"sampled_best": float(vals.max())})
     # certify distinct patterns, best first: the IR value is only a candidate until verified
     found = []
-    for i in np.argsort(-vc, kind="stable")[:certified]:
-        if found and time.perf_counter() > t0 + seconds:
+    climbed = np.argsort(-vc, kind="stable")
+    for i in climbed[:certified]:
+        if found and not budget.spend(1):
             break
         w, cols = certify(p, low, Xc[i], seeds[which[i]])
         if w.value is not None:
@@ -189,40 +210,76 @@ def search(p: Problem, low: Lowered, seconds: float = 0.5, samples: int = 2000, 
         best.witness, best.start = found[0]
         best.value = best.witness.value
         best.stats["climbed"] = best.value
-    if flip_walk:
-        later = np.concatenate([Xc[np.argsort(-vc, kind="stable")[certified:]],
-                                X[ranked[starts:]]])
-        _walk_from(p, low, _starts(p, [w for w, _ in found], later), seeds, t0 + seconds, best)
+    if flip_walk and budget.left():
+        rest = Xc[climbed[certified:]]
+        restarts = [*zip((b.tobytes() for b in bits_at(p, rest, gates)), rest),
+                    *((keys[i], X[i]) for i in ranked[starts:])]
+        _walk_from(p, low, [w for w, _ in found], restarts, seeds, budget, best)
+    best.stats["capped"] = time.perf_counter() > budget.deadline
     best.seconds = time.perf_counter() - t0
     return best
 
 
-def _starts(p: Problem, found: list[Witness], later: np.ndarray) -> Iterator[Witness]:
-    """Walk starts, best first: the certified climbed points, then the other climbed and
-    sampled points, each certified where it stands (skipped when it cannot be)."""
-    yield from found
-    for x in later:
-        w = certify_point(p, x)
-        if w is not None:
-            yield w
+def walk_budget(p: Problem, work: float, deadline: float) -> Budget:
+    """The walk's work in certifications of the net at hand: ``work`` counts certifications
+    of a REFERENCE_SIZE net (inputs times neurons: the size of the dense forms a
+    certification builds, and of the rows of its LP), so a larger net gets fewer."""
+    return Budget(work * min(1.0, REFERENCE_SIZE / size_of(p)), deadline)
 
 
-def _walk_from(p: Problem, low: Lowered, starts: Iterator[Witness], seeds: np.ndarray,
-               deadline: float, best: Primal) -> None:
-    """Flip-walk from each start while time is left, never twice through a region; ``best``
-    takes any certified improvement and its MIP start."""
-    steps = scored = tried = walks = stale = 0
-    seen: set[bytes] = set()
-    for w in starts:
-        if time.perf_counter() > deadline or stale >= STALE_WALKS:
+def size_of(p: Problem) -> int:
+    """Inputs times neurons: what the cost of an evaluation, a certification and an LP
+    grows with, for the work counts."""
+    neurons = sum(p.graph.op(n).size for n in p.graph.nodes()
+                  if isinstance(p.graph.op(n), Conditional) and p.graph.stage(n) == "forward")
+    return max(1, p.network.n_inputs * neurons)
+
+
+def distinct(order: np.ndarray, keys: list[bytes]) -> np.ndarray:
+    """The indices of ``order`` whose key was not met earlier in it (one point per region)."""
+    met: set[bytes] = set()
+    out = []
+    for i in order:
+        if keys[i] not in met:
+            met.add(keys[i])
+            out.append(i)
+    return np.asarray(out, dtype=int)
+
+
+def _walk_from(p: Problem, low: Lowered, found: list[Witness],
+               restarts: list[tuple[bytes, np.ndarray]], seeds: np.ndarray, budget: Budget,
+               best: Primal) -> None:
+    """Flip-walk from the certified climbed points, then from the ``restarts`` (the other
+    climbed and sampled points, best first, with their pattern's key), never twice through a
+    region: a restart whose region a walk went through is skipped before it is certified.
+    Stops when the budget is spent or after STALE_WALKS walks in a row found nothing better;
+    ``best`` takes any certified improvement and its MIP start."""
+    totals = dict(walks=0, walk_steps=0, walk_scored=0, walk_crossed=0, walk_tried=0,
+                  walk_pairs=0, restarts_skipped=0)
+    known: set[bytes] = set()            # regions walked from or found empty
+    stale = 0
+    for s in [*found, *restarts]:
+        if not budget.left() or stale >= STALE_WALKS:
             break
-        r = walk(p, low, w, seeds, deadline, seen)
-        walks, steps = walks + 1, steps + r.steps
-        scored, tried = scored + r.scored, tried + r.tried
+        if isinstance(s, tuple):               # a restart: certified only if not yet known
+            key, x = s
+            if key in known:
+                totals["restarts_skipped"] += 1
+                continue
+            if not budget.spend(1):
+                break
+            s = certify_point(p, x)
+            if s is None:
+                continue
+        r = walk(p, s, seeds, budget, known)
+        for k, v in (("walks", 1), ("walk_steps", r.steps), ("walk_scored", r.scored),
+                     ("walk_crossed", r.crossed), ("walk_tried", r.tried),
+                     ("walk_pairs", r.pairs)):
+            totals[k] += v
         if best.value is None or r.witness.value > best.value:
             best.witness, best.value = r.witness, r.witness.value
             best.start = start_columns(p, low, np.asarray(r.witness.x), np.asarray(r.witness.c))
             stale = 0
         else:
             stale += 1
-    best.stats.update(walks=walks, walk_steps=steps, walk_scored=scored, walk_tried=tried)
+    best.stats.update(totals)
