@@ -474,6 +474,17 @@ def test_a_range_over_leaky_big_m_needs_a_second_solver(sense):
              domain_kind="linf_clip", input_norm="linf", output="index"), sense)
 
 
+def test_a_rejected_attempts_point_exposes_a_later_wrong_optimum():
+    """Found by the fuzz (400 examples): an LP-only range (every neuron stable, values 2e7
+    inside) where HiGHS and CBC claimed max 7216.0 that their point (7210.6, the true maximum)
+    did not reproduce, and SCIP then proved a wrong 4926.5 at a point it did reproduce: it was
+    reported `optimal` 4926.5.  Every attempt's certified point is now kept, so SCIP's bound is
+    refuted (`contradicted`, [7210.6, 7384.1])."""
+    case = Case(seed=2, sizes=(3, 3, 2, 3), degeneracy="spread", out_scale=1.0,
+                domain_kind="linf_clip", input_norm="linf", output="index")
+    test_range_brackets_the_brute_force_range.hypothesis.inner_test(case, "maximize")
+
+
 def test_auto_on_the_mip_path_normalises_the_scale():
     """Found by the fuzz: ``engine="auto"`` handed the MIP solver the unnormalised problem of
     an output scaled 1e-8 and reported optimal 1.2806e-8 for an exact 1.7502e-8."""

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..compiler.entry import scaled_output_layer
+from ..compiler.entry import certified_upper, scaled_output_layer
 from ..compiler.pipeline import CompileOptions, Problem, build_range_problem, lower_problem
 from ..core.network import Network
 from ..emit import write
@@ -19,7 +19,7 @@ from ..lowering import Lowered
 from ..question.domain import Domain, domain_of
 from ..question.query import parse_output
 from ..solvers import SolveOptions, solve_mip
-from .settle import close, confirmed, relative_gap, settle_outcome
+from .settle import Best, close, confirmed, relative_gap, settle_outcome
 from ..question.chebyshev import deepest_point
 
 _SENSES = {"maximize": 1.0, "max": 1.0, "minimize": -1.0, "min": -1.0}
@@ -142,8 +142,10 @@ def solve_range(net: Network | str | Path, domain: Domain | str, output: str | N
     p = _normalized(range_problem(net, domain, output, name, compile_options), compile_options)
     low = lower_problem(p)
 
+    best = Best()
+
     def accept(o) -> bool:          # a claimed optimum must be attained at a verified point
-        o.check = _range_point(p, low, o.x)
+        o.check = best.offer(_range_point(p, low, o.x))
         return close(o.check.value, o.incumbent)
 
     def point_of(o) -> RangePoint:
@@ -152,8 +154,10 @@ def solve_range(net: Network | str | Path, domain: Domain | str, output: str | N
         return _range_point(p, low, o.x) if o.x is not None else RangePoint(None, None)
 
     outcome = solve_mip(low.mip, opts, accept=accept)
-    x, v = confirmed(low, opts, outcome, point_of(outcome), accept, point_of)
-    status, value, bound, message = settle_outcome(outcome, v, user_gap=opts.gap)
+    best.offer(point_of(outcome))
+    x, v = confirmed(low, opts, outcome, best.point or RangePoint(None, None), accept, point_of)
+    status, value, bound, message = settle_outcome(outcome, v, certified_upper(p),
+                                                   user_gap=opts.gap)
     up = (lambda t: None if t is None else float(np.ldexp(t, p.scale_exp)))  # model's units
     flip = (lambda t: None if t is None else sign * t + 0.0)     # the query's sense (no -0.0)
     value, v, bound, incumbent = up(value), up(v), up(bound), up(outcome.incumbent)

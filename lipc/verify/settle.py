@@ -163,18 +163,17 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
     if opts.start is None and primal.start is not None:
         opts = replace(opts, start=primal.start)
 
+    best = Best(primal.witness)
+
     def accept(o) -> bool:          # a claimed optimum must be reproduced by the verified witness
-        o.check = verify(p, low, o.x)
+        o.check = best.offer(verify(p, low, o.x))
         return close(o.check.value, o.incumbent)
 
     # infeasible/unbounded answers (numerical failures) are retried inside solve_mip: other
     # tolerances, then other solvers; it raises SolverError when nothing works
     outcome = solve_mip(low.mip, opts, accept=accept)
-    witness = _witness(p, low, outcome)
-    if primal.value is not None and (witness is None or witness.value is None
-                                     or witness.value < primal.value):
-        witness = primal.witness
-    witness = confirmed(low, opts, outcome, witness, accept, lambda o: _witness(p, low, o))
+    best.offer(_witness(p, low, outcome))
+    witness = confirmed(low, opts, outcome, best.point, accept, lambda o: _witness(p, low, o))
     lower = witness.value if witness is not None else None
     status, value, upper, message = settle_outcome(outcome, lower, certified_upper(p), opts.gap)
     up = unscale(p, witness)
@@ -218,6 +217,24 @@ def _witness(p: Problem, low: Lowered, outcome) -> Witness | None:
 
 def _value(witness) -> float | None:
     return None if witness is None else witness.value
+
+
+class Best:
+    """The best certified point of a solve: the primal side's, and every solver attempt's,
+    including attempts whose claimed optimum was rejected (their point is still a true lower
+    bound: the soundness fuzz found HiGHS and CBC claiming a range maximum 7216.0 that their
+    point, 7210.6, did not reproduce, then SCIP a wrong but reproduced optimum 4926.5; keeping
+    7210.6 exposes SCIP's bound)."""
+
+    def __init__(self, point=None):
+        self.point = point
+
+    def offer(self, point):
+        """Keep ``point`` when it is better; returns it (as given)."""
+        if _value(point) is not None and (_value(self.point) is None
+                                          or point.value > self.point.value):
+            self.point = point
+        return point
 
 
 def _leaky(low: Lowered, opts: SolveOptions, value: float | None) -> bool:
@@ -266,20 +283,23 @@ def confirmed(low: Lowered, opts: SolveOptions, outcome, witness, accept,
         outcome.status = "unverified"
         outcome.notes.append(f"confirmation by {others[0]} failed: {e}")
         return witness
-    w2 = witness_of(second)
-    if _value(w2) is not None and (_value(witness) is None or w2.value > witness.value):
-        witness = w2
+    keep = Best(witness)
+    keep.offer(witness_of(second))
+    witness = keep.point
+    def refuted(b: float) -> bool:                     # a bound under a certified point is wrong
+        return _value(witness) is not None and b < witness.value and not close(witness.value, b)
+
     if second.bound is not None and outcome.bound is not None:
-        bounds = [b for b in (outcome.bound, second.bound)
-                  if _value(witness) is None or b >= witness.value
-                  or close(witness.value, b)]          # a bound under a certified point is wrong
+        bounds = [b for b in (outcome.bound, second.bound) if not refuted(b)]
         outcome.bound = max(bounds) if bounds else max(outcome.bound, second.bound)
     if second.status != "optimal":
         outcome.status = second.status
-        outcome.notes.append(f"{others[0]} could not confirm {outcome.solver}'s optimum "
+        outcome.notes.append(f"{second.solver} could not confirm {outcome.solver}'s optimum "
                              f"({second.status})")
+    elif second.bound is not None and refuted(second.bound):
+        outcome.notes.append(f"{second.solver}'s optimum is under a certified point too")
     else:
-        outcome.notes.append(f"optimum confirmed by {others[0]} ({outcome.solver}'s was in "
+        outcome.notes.append(f"optimum confirmed by {second.solver} ({outcome.solver}'s was in "
                              f"doubt: {doubt})")
     return witness
 
