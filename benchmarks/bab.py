@@ -14,7 +14,11 @@ process one after the other (the machine is shared: compare ratios within a row)
 thread per worker.  Printed per instance and engine: status, time to proof (or the limit),
 nodes, the interval at the limit (and at ``--at`` seconds, by a separate short run), and the
 speed-up against the single MIP; at the end the geometric mean over instances the MIP needs
->= 10 s for.
+>= 10 s for.  For branch and bound also its batches, the 2-worker speed-up they allow by the
+nodes' own seconds (``ideal 2``: read it off bab-1 on a loaded machine) and the overhead per
+batch (wall time of a batch beyond its nodes' span on the run's workers), and bab-1/bab-2.
+``--node-limit`` makes 1 and 2 workers explore the same nodes when the time limit would cut
+them at different places.
 """
 from __future__ import annotations
 
@@ -59,17 +63,30 @@ def suite(tmp: Path) -> list[dict]:
     return inst
 
 
-def run_one(inst: dict, engine: str, limit: float) -> dict:
+def run_one(inst: dict, engine: str, limit: float, node_limit: int | None = None) -> dict:
     kind, workers = ENGINES[engine]
     opts = SolveOptions(solver="highs", time_limit=limit)
     t0, c0 = time.perf_counter(), _cpu()
     res = lipc.solve(inst["path"], Domain(inst["lo"], inst["hi"]),
                      output=inst.get("output", "0-1"), input_norm="linf", options=opts,
-                     engine=kind, bab=BabOptions(workers=workers or 1))
+                     engine=kind, bab=BabOptions(workers=workers or 1, node_limit=node_limit))
     seconds, cpu = time.perf_counter() - t0, _cpu() - c0
-    nodes = res.stats["bab"]["nodes"] if "bab" in res.stats else res.nodes
+    bab = res.stats.get("bab")
+    nodes = bab["nodes"] if bab else res.nodes
     return dict(instance=inst["name"], engine=engine, status=res.status, seconds=seconds,
-                cpu=cpu, nodes=nodes, lower=res.lower, upper=res.upper)
+                cpu=cpu, nodes=nodes, lower=res.lower, upper=res.upper,
+                **(_batches(bab, workers) if bab else {}))
+
+
+def _batches(bab: dict, workers: int) -> dict:
+    """What the batches allow, from each node's own seconds (robust to the machine's load):
+    ``ideal_2`` the 2-worker speed-up if workers never waited for the driver, and the
+    ``overhead`` per batch: the rounds' wall time beyond the nodes' span on this run's workers
+    (starting processes, pickling, waiting for a loaded core)."""
+    span = bab["node_seconds"] if workers == 1 else bab["span_2_workers"]
+    return dict(ideal_2=bab["node_seconds"] / max(bab["span_2_workers"], 1e-9),
+                overhead=(bab["round_seconds"] - span) / max(bab["batches"], 1),
+                batches=bab["batches"])
 
 
 def _cpu() -> float:
@@ -77,6 +94,10 @@ def _cpu() -> float:
     wall clock of one run depends on the others' load, its CPU time much less."""
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _cell(r: dict, key: str, fmt: str) -> str:
+    return "-" if key not in r else format(r[key], fmt)
 
 
 def _interval(r: dict) -> str:
@@ -93,6 +114,9 @@ def main() -> None:
     ap.add_argument("--engines", nargs="*", default=list(ENGINES), choices=list(ENGINES))
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--at", type=float, default=None, help="also the interval after S seconds")
+    ap.add_argument("--node-limit", type=int, default=None,
+                    help="stop branch and bound after N nodes (bab-1 and bab-2 then explore the "
+                         "same nodes: their times compare even when the time limit is hit)")
     ap.add_argument("--json", default=None, help="write every row to this file")
     args = ap.parse_args()
     rows = []
@@ -101,13 +125,14 @@ def main() -> None:
             if args.only and inst["name"] not in args.only:
                 continue
             print(f"\n{inst['name']}")
-            print(f"  {'engine':7} {'status':11} {'seconds':>8} {'cpu s':>7} {'nodes':>7}  interval"
+            print(f"  {'engine':7} {'status':11} {'seconds':>8} {'cpu s':>7} {'nodes':>7} "
+                  f"{'batches':>7} {'ideal 2':>7} {'ovh/batch':>9}  interval"
                   + ("  (at --at)" if args.at else "") + "  speed-up")
             base = None
             for engine in args.engines:
-                r = run_one(inst, engine, args.time_limit)
+                r = run_one(inst, engine, args.time_limit, args.node_limit)
                 if args.at:
-                    r["at"] = _interval(run_one(inst, engine, args.at))
+                    r["at"] = _interval(run_one(inst, engine, args.at, args.node_limit))
                 if engine == "mip":
                     base = r
                 speed = (base["seconds"] / r["seconds"]
@@ -115,9 +140,15 @@ def main() -> None:
                 r["speedup"] = speed
                 rows.append(r)
                 print(f"  {engine:7} {r['status']:11} {r['seconds']:8.1f} {r['cpu']:7.1f} "
-                      f"{str(r['nodes']):>7}  "
+                      f"{str(r['nodes']):>7} {_cell(r, 'batches', 'd'):>7} "
+                      f"{_cell(r, 'ideal_2', '.2f'):>7} {_cell(r, 'overhead', '.3f'):>9}  "
                       f"{_interval(r)}" + (f"  {r['at']}" if args.at else "")
                       + (f"  {speed:.2f}x" if speed else ""), flush=True)
+            one, two = (next((r for r in rows[-len(args.engines):] if r["engine"] == e), None)
+                        for e in ("bab-1", "bab-2"))
+            if one and two:
+                print(f"  bab-1/bab-2 wall {one['seconds'] / two['seconds']:.2f}x, nodes "
+                      f"{'equal' if one['nodes'] == two['nodes'] else 'DIFFER'}", flush=True)
     for engine in args.engines[1:]:
         hard = [r["speedup"] or 0.0 for r in rows if r["engine"] == engine and any(
             b["engine"] == "mip" and b["instance"] == r["instance"] and b["seconds"] >= 10
