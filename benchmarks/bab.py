@@ -15,7 +15,8 @@ thread per worker.  Printed per instance and engine: status, time to proof (or t
 nodes, the interval at the limit (and at ``--at`` seconds, by a separate short run), and the
 speed-up against the single MIP; at the end the geometric mean over instances the MIP needs
 >= 10 s for.  For branch and bound also its batches, the 2-worker speed-up they allow by the
-nodes' own seconds (``ideal 2``: read it off bab-1 on a loaded machine) and the overhead per
+nodes' CPU seconds (``ideal 2``; ``est 2`` with the driver's serial CPU time: read them off
+bab-1 on a loaded machine) and the overhead per
 batch (wall time of a batch beyond its nodes' span on the run's workers), and bab-1/bab-2.
 ``--node-limit`` makes 1 and 2 workers explore the same nodes when the time limit would cut
 them at different places.
@@ -75,16 +76,20 @@ def run_one(inst: dict, engine: str, limit: float, node_limit: int | None = None
     nodes = bab["nodes"] if bab else res.nodes
     return dict(instance=inst["name"], engine=engine, status=res.status, seconds=seconds,
                 cpu=cpu, nodes=nodes, lower=res.lower, upper=res.upper,
-                **(_batches(bab, workers) if bab else {}))
+                **(_batches(bab, workers, cpu) if bab else {}))
 
 
-def _batches(bab: dict, workers: int) -> dict:
-    """What the batches allow, from each node's own seconds (robust to the machine's load):
-    ``ideal_2`` the 2-worker speed-up if workers never waited for the driver, and the
-    ``overhead`` per batch: the rounds' wall time beyond the nodes' span on this run's workers
-    (starting processes, pickling, waiting for a loaded core)."""
+def _batches(bab: dict, workers: int, cpu: float) -> dict:
+    """What the batches allow, from each node's CPU seconds (robust to the machine's load):
+    ``ideal_2`` the 2-worker speed-up of the batches alone, ``est_2`` of the whole run with
+    the driver's serial part (compile, primal side, certifying, merging: the CPU time outside
+    the nodes) added, from a 1-worker run (all of it in this process), and the ``overhead``
+    per batch: the batches' wall time beyond the nodes' span on this run's workers (starting
+    processes, pickling, waiting for a loaded core)."""
     span = bab["node_seconds"] if workers == 1 else bab["span_2_workers"]
-    return dict(ideal_2=bab["node_seconds"] / max(bab["span_2_workers"], 1e-9),
+    serial = cpu - bab["node_cpu"]
+    return dict(ideal_2=bab["node_cpu"] / max(bab["span_2_cpu"], 1e-9),
+                est_2=cpu / (serial + bab["span_2_cpu"]) if workers == 1 else None,
                 overhead=(bab["round_seconds"] - span) / max(bab["batches"], 1),
                 batches=bab["batches"])
 
@@ -97,7 +102,7 @@ def _cpu() -> float:
 
 
 def _cell(r: dict, key: str, fmt: str) -> str:
-    return "-" if key not in r else format(r[key], fmt)
+    return "-" if r.get(key) is None else format(r[key], fmt)
 
 
 def _interval(r: dict) -> str:
@@ -126,7 +131,7 @@ def main() -> None:
                 continue
             print(f"\n{inst['name']}")
             print(f"  {'engine':7} {'status':11} {'seconds':>8} {'cpu s':>7} {'nodes':>7} "
-                  f"{'batches':>7} {'ideal 2':>7} {'ovh/batch':>9}  interval"
+                  f"{'batches':>7} {'ideal 2':>7} {'est 2':>5} {'ovh/batch':>9}  interval"
                   + ("  (at --at)" if args.at else "") + "  speed-up")
             base = None
             for engine in args.engines:
@@ -141,7 +146,8 @@ def main() -> None:
                 rows.append(r)
                 print(f"  {engine:7} {r['status']:11} {r['seconds']:8.1f} {r['cpu']:7.1f} "
                       f"{str(r['nodes']):>7} {_cell(r, 'batches', 'd'):>7} "
-                      f"{_cell(r, 'ideal_2', '.2f'):>7} {_cell(r, 'overhead', '.3f'):>9}  "
+                      f"{_cell(r, 'ideal_2', '.2f'):>7} {_cell(r, 'est_2', '.2f'):>5} "
+                      f"{_cell(r, 'overhead', '.3f'):>9}  "
                       f"{_interval(r)}" + (f"  {r['at']}" if args.at else "")
                       + (f"  {speed:.2f}x" if speed else ""), flush=True)
             one, two = (next((r for r in rows[-len(args.engines):] if r["engine"] == e), None)

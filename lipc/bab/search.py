@@ -9,8 +9,9 @@ the order of their keys, so a run depends on the number of nodes explored and ne
 worker finished first.  The workers are started once per run (lipc.util.workers.Pool) and a
 batch's nodes are handed out likeliest-longest first (:func:`_rank`); ``stats`` say what the
 batches allow: ``node_seconds`` (the work), ``span_2_workers`` (the batches' time on 2 workers,
-from the same node seconds) and ``round_seconds`` (the batches' wall time: with the span, the
-overhead per batch).  Any stop (gap closed, time, node limit, Ctrl-C) returns the interval.
+from the same node seconds), ``node_cpu`` and ``span_2_cpu`` (the same by the nodes' CPU
+seconds, robust to the machine's load) and ``round_seconds`` (the batches' wall time: with the
+span, the overhead per batch).  Any stop (gap closed, time, node limit, Ctrl-C) returns the interval.
 A run starts from a Snapshot (lipc.bab.checkpoint) and hands ``on_round`` one at every
 consistent point: before each batch, and at a stop other than an interrupt (whose state is the
 last batch's snapshot: the batch in flight is simply redone).
@@ -130,10 +131,20 @@ class _State:
 _SHARED: dict[str, tuple] = {}
 
 
+def _bound_timed(network: Network, domain: Domain, query: Query, key: tuple, splits: tuple,
+                 cfg: NodeConfig, inherited) -> NodeResult:
+    """``bound_node`` with its CPU seconds in ``stats["cpu_seconds"]``: a node's wall seconds
+    grow with the machine's load, its CPU seconds much less (the batches' spans use both)."""
+    c0 = time.process_time()
+    res = bound_node(network, domain, query, key, splits, cfg, inherited)
+    res.stats["cpu_seconds"] = time.process_time() - c0
+    return res
+
+
 def _bound_shared(token: str, key: tuple, splits: tuple, cfg: NodeConfig,
                   inherited) -> NodeResult:
     network, domain, query = _SHARED[token]
-    return bound_node(network, domain, query, key, splits, cfg, inherited)
+    return _bound_timed(network, domain, query, key, splits, cfg, inherited)
 
 
 def _jobs(token: str, par: Parallelism, nodes, cfg):
@@ -142,7 +153,7 @@ def _jobs(token: str, par: Parallelism, nodes, cfg):
     network, domain, query = _SHARED[token]
     if par.backend == "dask":
         network = replace(network, reference=None)
-    return bound_node, [(_name(q.key), (network, domain, query, q.key, q.splits, cfg,
+    return _bound_timed, [(_name(q.key), (network, domain, query, q.key, q.splits, cfg,
                                          q.inherited)) for q in nodes]
 
 
@@ -167,7 +178,8 @@ def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits:
     pending = [Pending((), (), np.inf)] if start is None else list(start.pending)
     expanding = list(pending)               # bounds of the nodes not bounded yet
     rank: dict[tuple, int] = {}             # key -> place of a child in its batch (_rank)
-    timing = dict(node_seconds=0.0, span_2_workers=0.0, round_seconds=0.0)
+    timing = dict.fromkeys(("node_seconds", "span_2_workers", "node_cpu", "span_2_cpu",
+                            "round_seconds"), 0.0)
     status = None
     try:
         with Pool(par) as pool:             # after _SHARED is set: forked workers see it
@@ -187,7 +199,7 @@ def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits:
                 t1 = time.perf_counter()
                 results = dict(pool.run(fn, jobs))
                 timing["round_seconds"] += time.perf_counter() - t1
-                _time_batch(timing, [results[name].seconds for name, _ in jobs])
+                _time_batch(timing, [results[name] for name, _ in jobs])
                 for name in sorted(results, key=_key_order):
                     st.merge(results[name], limits, certify)
                 pending = expanding = held
@@ -246,16 +258,18 @@ def _rank(parent: NodeResult) -> int:
     return parent.binaries
 
 
-def _time_batch(timing: dict, seconds: list[float]) -> None:
-    """Add a batch's node seconds (in the order the jobs were handed out) to ``timing``: the
-    work, and the batch's time on 2 workers that each take the next job when free (the pool's
-    rule), so the 2-worker speed-up the batches allow can be read off a 1-worker run on a
-    loaded machine (node seconds are wall time inside a worker)."""
-    free = [0.0, 0.0]
-    for t in seconds:
-        heapq.heapreplace(free, free[0] + t)
-    timing["node_seconds"] += sum(seconds)
-    timing["span_2_workers"] += max(free)
+def _time_batch(timing: dict, done: list[NodeResult]) -> None:
+    """Add a batch's nodes (in the order they were handed out) to ``timing``: the work, and
+    the batch's time on 2 workers that each take the next node when free (the pool's rule),
+    by the nodes' wall seconds and by their CPU seconds, so the 2-worker speed-up the batches
+    allow can be read off a 1-worker run on a loaded machine."""
+    for work, span, of in (("node_seconds", "span_2_workers", lambda r: r.seconds),
+                           ("node_cpu", "span_2_cpu", lambda r: r.stats["cpu_seconds"])):
+        free = [0.0, 0.0]
+        for r in done:
+            heapq.heapreplace(free, free[0] + of(r))
+        timing[work] += sum(of(r) for r in done)
+        timing[span] += max(free)
 
 
 def _key_order(name: str) -> tuple:
