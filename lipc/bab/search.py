@@ -10,8 +10,9 @@ worker finished first.  The workers are started once per run (lipc.util.workers.
 batch's nodes are handed out likeliest-longest first (:func:`_rank`); ``stats`` say what the
 batches allow: ``node_seconds`` (the work), ``span_2_workers`` (the batches' time on 2 workers,
 from the same node seconds), ``node_cpu`` and ``span_2_cpu`` (the same by the nodes' CPU
-seconds, robust to the machine's load) and ``round_seconds`` (the batches' wall time: with the
-span, the overhead per batch).  Any stop (gap closed, time, node limit, Ctrl-C) returns the interval.
+seconds, robust to the machine's load) and ``round_seconds`` (the batches' wall time, the
+certifying of node solutions as they arrive included: with the span, the overhead per
+batch).  Any stop (gap closed, time, node limit, Ctrl-C) returns the interval.
 A run starts from a Snapshot (lipc.bab.checkpoint) and hands ``on_round`` one at every
 consistent point: before each batch, and at a stop other than an interrupt (whose state is the
 last batch's snapshot: the batch in flight is simply redone).
@@ -86,11 +87,12 @@ class _State:
             self.lower, self.witness = value, witness
             self.prune(lim)
 
-    def merge(self, r: NodeResult, lim: Limits, certify: Certify) -> None:
+    def merge(self, r: NodeResult, lim: Limits, certified: tuple | None) -> None:
+        """Add a bounded node; ``certified``: its candidate's verified (value, witness)."""
         self.nodes += 1
         self.hand_offs += int(r.mip)
-        if r.candidate is not None:
-            self.offer(*certify(r.candidate), lim)
+        if certified is not None:
+            self.offer(*certified, lim)
         if r.closed:
             self.closed += 1
             self.done_upper = max(self.done_upper, r.upper)
@@ -197,11 +199,15 @@ def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits:
                 order = sorted(pending, key=lambda q: rank.get(q.key, 0))
                 fn, jobs = _jobs(token, par, order, node_cfg)
                 t1 = time.perf_counter()
-                results = dict(pool.run(fn, jobs))
+                results, certified = {}, {}
+                for name, r in pool.run(fn, jobs):  # certified while the others still run
+                    results[name] = r
+                    if r.candidate is not None:
+                        certified[name] = certify(r.candidate)
                 timing["round_seconds"] += time.perf_counter() - t1
                 _time_batch(timing, [results[name] for name, _ in jobs])
                 for name in sorted(results, key=_key_order):
-                    st.merge(results[name], limits, certify)
+                    st.merge(results[name], limits, certified.get(name))
                 pending = expanding = held
                 st.batches += 1
                 upper = st.upper(expanding)
