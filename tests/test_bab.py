@@ -239,3 +239,13 @@ def test_one_pool_serves_every_batch_and_an_interrupt_leaves_no_worker(tmp_path,
                          bab=BabOptions(mip_binaries=2, workers=2))
     assert stopped.status == "interrupted" and stopped.lower <= want * (1 + 1e-9) <= stopped.upper
     assert len(pools) == 2 and multiprocessing.active_children() == []
+
+    def interrupted(*a, **k):                 # the primal side runs while the root is bounded
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(driver, "search", interrupted)
+    early = lipc.solve(net, spec, output_norm="margin", engine="bab",
+                       bab=BabOptions(mip_binaries=2, workers=2))
+    assert early.status == "interrupted" and early.stats["primal"] is None
+    assert early.lower is None and early.upper is None      # nothing bounded, nothing found
+    assert multiprocessing.active_children() == []

@@ -167,11 +167,15 @@ def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits:
         certify: Certify, par: Parallelism = Parallelism(), batch: int = 4,
         progress: Callable[[int, float | None, float], None] | None = None,
         incumbent: tuple[float | None, object] = (None, None), start: Snapshot | None = None,
-        on_round: Callable[[Snapshot], None] | None = None) -> SearchOutcome:
+        on_round: Callable[[Snapshot], None] | None = None,
+        primal: Callable[[], tuple[float | None, object]] | None = None) -> SearchOutcome:
     """Branch and bound on the neurons of the query; ``certify(candidate)`` gives a node
     solution's verified (value, witness); ``incumbent`` a verified start (the primal side);
     ``progress(nodes, lower, upper)`` after every batch; ``start`` a stopped run's state to
-    continue (its nodes count towards the node limit); ``on_round(snapshot)`` see above."""
+    continue (its nodes count towards the node limit); ``on_round(snapshot)`` see above;
+    ``primal()`` the primal side, called once the first batch is with the workers (it runs
+    while they bound it: with one worker, before), its verified (value, witness) offered
+    like ``incumbent`` before any node is merged, so the run is the same either way."""
     t0 = time.perf_counter()
     token = f"{id(network)}-{t0}"
     _SHARED[token] = (network, domain, query)
@@ -199,8 +203,12 @@ def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits:
                 order = sorted(pending, key=lambda q: rank.get(q.key, 0))
                 fn, jobs = _jobs(token, par, order, node_cfg)
                 t1 = time.perf_counter()
+                arriving = pool.run(fn, jobs)
+                if primal is not None:
+                    st.offer(*primal(), limits)
+                    primal = None
                 results, certified = {}, {}
-                for name, r in pool.run(fn, jobs):  # certified while the others still run
+                for name, r in arriving:            # certified while the others still run
                     results[name] = r
                     if r.candidate is not None:
                         certified[name] = certify(r.candidate)

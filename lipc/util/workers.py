@@ -149,7 +149,7 @@ class _Processes:
         self.pool = multiprocessing.Pool(processes=min(par.workers, size), initializer=child_signals)
 
     def run(self, fn, jobs: Sequence[Job]) -> Iterator[tuple[str, Any]]:
-        yield from self.pool.imap_unordered(_call, [(fn, name, args) for name, args in jobs])
+        return self.pool.imap_unordered(_call, [(fn, name, args) for name, args in jobs])
 
     def close(self, abort: bool) -> None:
         # an interrupt (or an error, or the caller closing an iterator): stop the workers now,
@@ -177,15 +177,16 @@ class _Dask:
         self.completed, self.sent = as_completed, 0
 
     def run(self, fn, jobs: Sequence[Job]) -> Iterator[tuple[str, Any]]:
-        futures = []
+        # pure=False: a job is never deduplicated against one of another run with equal args;
+        # keys are unique within the client
+        futures = [self.client.submit(fn, *args, pure=False, priority=len(jobs) - i,
+                                      key=f"lipc-{name}-{self.sent + i}")
+                   for i, (name, args) in enumerate(jobs)]
+        self.sent += len(jobs)
+        return self._results(futures, {f.key: name for f, (name, _) in zip(futures, jobs)})
+
+    def _results(self, futures, names: dict) -> Iterator[tuple[str, Any]]:
         try:
-            # pure=False: a job is never deduplicated against one of another run with equal
-            # args; keys are unique within the client
-            futures = [self.client.submit(fn, *args, pure=False, priority=len(jobs) - i,
-                                          key=f"lipc-{name}-{self.sent + i}")
-                       for i, (name, args) in enumerate(jobs)]
-            self.sent += len(jobs)
-            names = {f.key: name for f, (name, _) in zip(futures, jobs)}
             for fut in self.completed(futures):
                 yield names[fut.key], fut.result()
         finally:
@@ -220,12 +221,18 @@ class Pool:
     def run(self, fn: Callable[..., Any], jobs: Sequence[Job],
             progress: Progress | None = None) -> Iterator[tuple[str, Any]]:
         """``fn(*args)`` for every ``(name, args)`` job, handed to the workers in this order
-        (put the longest first: a long job started last leaves the other workers idle);
-        yields ``(name, result)`` as each ends."""
-        for name, result in self.backend.run(fn, jobs):
-            if progress is not None:
-                progress.advance(name)
-            yield name, result
+        (put the longest first: a long job started last leaves the other workers idle) and,
+        with worker processes or Dask, at once: the caller may work while they run.  The
+        iterator yields ``(name, result)`` as each ends."""
+        return _advancing(self.backend.run(fn, jobs), progress)
+
+
+def _advancing(results: Iterator[tuple[str, Any]], progress: Progress | None
+               ) -> Iterator[tuple[str, Any]]:
+    for name, result in results:
+        if progress is not None:
+            progress.advance(name)
+        yield name, result
 
 
 def run_jobs(fn: Callable[..., Any], jobs: Sequence[Job], par: Parallelism = Parallelism(),
