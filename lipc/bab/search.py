@@ -156,7 +156,7 @@ def _jobs(token: str, par: Parallelism, nodes, cfg):
     if par.backend == "dask":
         network = replace(network, reference=None)
     return _bound_timed, [(_name(q.key), (network, domain, query, q.key, q.splits, cfg,
-                                         q.inherited)) for q in nodes]
+                                           q.inherited)) for q in nodes]
 
 
 def _name(key: tuple) -> str:
@@ -166,21 +166,19 @@ def _name(key: tuple) -> str:
 def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits: Limits,
         certify: Certify, par: Parallelism = Parallelism(), batch: int = 4,
         progress: Callable[[int, float | None, float], None] | None = None,
-        incumbent: tuple[float | None, object] = (None, None), start: Snapshot | None = None,
-        on_round: Callable[[Snapshot], None] | None = None,
+        start: Snapshot | None = None, on_round: Callable[[Snapshot], None] | None = None,
         primal: Callable[[], tuple[float | None, object]] | None = None) -> SearchOutcome:
     """Branch and bound on the neurons of the query; ``certify(candidate)`` gives a node
-    solution's verified (value, witness); ``incumbent`` a verified start (the primal side);
-    ``progress(nodes, lower, upper)`` after every batch; ``start`` a stopped run's state to
-    continue (its nodes count towards the node limit); ``on_round(snapshot)`` see above;
-    ``primal()`` the primal side, called once the first batch is with the workers (it runs
-    while they bound it: with one worker, before), its verified (value, witness) offered
-    like ``incumbent`` before any node is merged, so the run is the same either way."""
+    solution's verified (value, witness); ``progress(nodes, lower, upper)`` after every batch;
+    ``start`` a stopped run's state to continue (its nodes count towards the node limit);
+    ``on_round(snapshot)`` see above; ``primal()`` the primal side, called once the first
+    batch is with the workers (it runs while they bound it: with one worker, before), its
+    verified (value, witness) the incumbent before any node is merged, so the run is the
+    same either way."""
     t0 = time.perf_counter()
     token = f"{id(network)}-{t0}"
     _SHARED[token] = (network, domain, query)
     st = _State() if start is None else _State.restore(start)
-    st.offer(*incumbent, limits)
     pending = [Pending((), (), np.inf)] if start is None else list(start.pending)
     expanding = list(pending)               # bounds of the nodes not bounded yet
     rank: dict[tuple, int] = {}             # key -> place of a child in its batch (_rank)
@@ -202,11 +200,11 @@ def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits:
                     node_cfg = replace(cfg, mip_seconds=min(cfg.mip_seconds, left), lp_seconds=left)
                 order = sorted(pending, key=lambda q: rank.get(q.key, 0))
                 fn, jobs = _jobs(token, par, order, node_cfg)
-                t1 = time.perf_counter()
                 arriving = pool.run(fn, jobs)
                 if primal is not None:
                     st.offer(*primal(), limits)
                     primal = None
+                t1 = time.perf_counter()            # a batch's wall time: after the primal side
                 results, certified = {}, {}
                 for name, r in arriving:            # certified while the others still run
                     results[name] = r

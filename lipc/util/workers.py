@@ -146,7 +146,8 @@ class _Processes:
     def __init__(self, par: Parallelism, size: int):
         # not under lipc.util.stopping.deferred_signals: its lock, held while forking, would be
         # held in every worker for good (a node's solve takes it: a deadlock)
-        self.pool = multiprocessing.Pool(processes=min(par.workers, size), initializer=child_signals)
+        self.pool = multiprocessing.Pool(processes=min(par.workers, size),
+                                         initializer=child_signals)
 
     def run(self, fn, jobs: Sequence[Job]) -> Iterator[tuple[str, Any]]:
         return self.pool.imap_unordered(_call, [(fn, name, args) for name, args in jobs])
