@@ -17,7 +17,8 @@ speed-up against the single MIP; at the end the geometric mean over instances th
 >= 10 s for.  For branch and bound also its batches, the 2-worker speed-up they allow by the
 nodes' CPU seconds (``ideal 2``; ``est 2`` with the driver's serial CPU time: read them off
 bab-1 on a loaded machine) and the overhead per
-batch (wall time of a batch beyond its nodes' span on the run's workers), and bab-1/bab-2.
+batch (wall time of a batch beyond its nodes' span on the run's workers; the primal side
+running alongside the first batch with 2 workers counts where it outlasts it), and bab-1/bab-2.
 ``--node-limit`` makes 1 and 2 workers explore the same nodes when the time limit would cut
 them at different places.
 """
@@ -86,7 +87,10 @@ def _batches(bab: dict, workers: int, cpu: float) -> dict:
     the nodes) added, from a 1-worker run (all of it in this process), and the ``overhead``
     per batch: the batches' wall time beyond the nodes' span on this run's workers (starting
     processes, pickling, waiting for a loaded core)."""
-    span = bab["node_seconds"] if workers == 1 else bab["span_2_workers"]
+    # one worker: the primal side runs before the first node; two: alongside it, so only
+    # what it takes beyond the first batch shows as overhead
+    span = (bab["node_seconds"] + bab["primal_seconds"] if workers == 1
+            else bab["span_2_workers"])
     serial = cpu - bab["node_cpu"]
     return dict(ideal_2=bab["node_cpu"] / max(bab["span_2_cpu"], 1e-9),
                 est_2=cpu / (serial + bab["span_2_cpu"]) if workers == 1 else None,
