@@ -17,7 +17,13 @@ process one after the other (the machine is shared: compare ratios within a row)
 thread per worker.  Printed per instance and engine: status, time to proof (or the limit),
 nodes, the interval at the limit (and at ``--at`` seconds, by a separate short run), and the
 speed-up against the single MIP; at the end the geometric mean over instances the MIP needs
->= 10 s for.
+>= 10 s for.  For branch and bound also its batches, the 2-worker speed-up they allow by the
+nodes' CPU seconds (``ideal 2``; ``est 2`` with the driver's serial CPU time: read them off
+bab-1 on a loaded machine) and the overhead per
+batch (wall time of a batch beyond its nodes' span on the run's workers; the primal side
+running alongside the first batch with 2 workers counts where it outlasts it), and bab-1/bab-2.
+``--node-limit`` makes 1 and 2 workers explore the same nodes when the time limit would cut
+them at different places.
 """
 from __future__ import annotations
 
@@ -76,19 +82,40 @@ def suite(tmp: Path) -> list[dict]:
     return inst
 
 
-def run_one(inst: dict, engine: str, limit: float, scheduler: str | None = None) -> dict:
+def run_one(inst: dict, engine: str, limit: float, node_limit: int | None = None,
+            scheduler: str | None = None) -> dict:
     kind, workers = ENGINES[engine]
-    bab = (BabOptions(scheduler=scheduler) if workers == "dask"
-           else BabOptions(workers=workers or 1))
+    settings = (BabOptions(scheduler=scheduler, node_limit=node_limit) if workers == "dask"
+                else BabOptions(workers=workers or 1, node_limit=node_limit))
     opts = SolveOptions(solver="highs", time_limit=limit)
     t0, c0 = time.perf_counter(), _cpu()
     res = lipc.solve(inst["path"], Domain(inst["lo"], inst["hi"]),
                      output=inst.get("output", "0-1"), input_norm="linf", options=opts,
-                     engine=kind, bab=bab)
+                     engine=kind, bab=settings)
     seconds, cpu = time.perf_counter() - t0, _cpu() - c0
-    nodes = res.stats["bab"]["nodes"] if "bab" in res.stats else res.nodes
+    bab = res.stats.get("bab")
+    nodes = bab["nodes"] if bab else res.nodes
     return dict(instance=inst["name"], engine=engine, status=res.status, seconds=seconds,
-                cpu=cpu, nodes=nodes, lower=res.lower, upper=res.upper)
+                cpu=cpu, nodes=nodes, lower=res.lower, upper=res.upper,
+                **(_batches(bab, workers, cpu) if bab else {}))
+
+
+def _batches(bab: dict, workers: int, cpu: float) -> dict:
+    """What the batches allow, from each node's CPU seconds (robust to the machine's load):
+    ``ideal_2`` the 2-worker speed-up of the batches alone, ``est_2`` of the whole run with
+    the driver's serial part (compile, primal side, certifying, merging: the CPU time outside
+    the nodes) added, from a 1-worker run (all of it in this process), and the ``overhead``
+    per batch: the batches' wall time beyond the nodes' span on this run's workers (starting
+    processes, pickling, waiting for a loaded core)."""
+    # one worker: the primal side runs before the first node; two: alongside it, so only
+    # what it takes beyond the first batch shows as overhead
+    span = (bab["node_seconds"] + bab["primal_seconds"] if workers == 1
+            else bab["span_2_workers"])
+    serial = cpu - bab["node_cpu"]
+    return dict(ideal_2=bab["node_cpu"] / max(bab["span_2_cpu"], 1e-9),
+                est_2=cpu / (serial + bab["span_2_cpu"]) if workers == 1 else None,
+                overhead=(bab["round_seconds"] - span) / max(bab["batches"], 1),
+                batches=bab["batches"])
 
 
 def _cpu() -> float:
@@ -111,6 +138,10 @@ def _cluster(wanted: bool):
         yield cluster.scheduler_address
 
 
+def _cell(r: dict, key: str, fmt: str) -> str:
+    return "-" if r.get(key) is None else format(r[key], fmt)
+
+
 def _interval(r: dict) -> str:
     lo = "-" if r["lower"] is None else f"{r['lower']:.6g}"
     hi = "-" if r["upper"] is None else f"{r['upper']:.6g}"
@@ -125,6 +156,9 @@ def main() -> None:
     ap.add_argument("--engines", nargs="*", default=list(ENGINES), choices=list(ENGINES))
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--at", type=float, default=None, help="also the interval after S seconds")
+    ap.add_argument("--node-limit", type=int, default=None,
+                    help="stop branch and bound after N nodes (bab-1 and bab-2 then explore the "
+                         "same nodes: their times compare even when the time limit is hit)")
     ap.add_argument("--json", default=None, help="write every row to this file")
     args = ap.parse_args()
     rows = []
@@ -133,13 +167,14 @@ def main() -> None:
             if args.only and inst["name"] not in args.only:
                 continue
             print(f"\n{inst['name']}")
-            print(f"  {'engine':8} {'status':11} {'seconds':>8} {'cpu s':>7} {'nodes':>7}  interval"
+            print(f"  {'engine':8} {'status':11} {'seconds':>8} {'cpu s':>7} {'nodes':>7} "
+                  f"{'batches':>7} {'ideal 2':>7} {'est 2':>5} {'ovh/batch':>9}  interval"
                   + ("  (at --at)" if args.at else "") + "  speed-up")
             base = None
             for engine in args.engines:
-                r = run_one(inst, engine, args.time_limit, sched)
+                r = run_one(inst, engine, args.time_limit, args.node_limit, sched)
                 if args.at:
-                    r["at"] = _interval(run_one(inst, engine, args.at, sched))
+                    r["at"] = _interval(run_one(inst, engine, args.at, args.node_limit, sched))
                 if engine == "mip":
                     base = r
                 speed = (base["seconds"] / r["seconds"]
@@ -147,9 +182,16 @@ def main() -> None:
                 r["speedup"] = speed
                 rows.append(r)
                 print(f"  {engine:8} {r['status']:11} {r['seconds']:8.1f} {r['cpu']:7.1f} "
-                      f"{str(r['nodes']):>7}  "
+                      f"{str(r['nodes']):>7} {_cell(r, 'batches', 'd'):>7} "
+                      f"{_cell(r, 'ideal_2', '.2f'):>7} {_cell(r, 'est_2', '.2f'):>5} "
+                      f"{_cell(r, 'overhead', '.3f'):>9}  "
                       f"{_interval(r)}" + (f"  {r['at']}" if args.at else "")
                       + (f"  {speed:.2f}x" if speed else ""), flush=True)
+            one, two = (next((r for r in rows[-len(args.engines):] if r["engine"] == e), None)
+                        for e in ("bab-1", "bab-2"))
+            if one and two:
+                print(f"  bab-1/bab-2 wall {one['seconds'] / two['seconds']:.2f}x, nodes "
+                      f"{'equal' if one['nodes'] == two['nodes'] else 'DIFFER'}", flush=True)
     for engine in args.engines[1:]:
         hard = [r["speedup"] or 0.0 for r in rows if r["engine"] == engine and any(
             b["engine"] == "mip" and b["instance"] == r["instance"] and b["seconds"] >= 10

@@ -200,3 +200,52 @@ def test_a_grandchild_inherits_sound_bounds_that_only_tighten(tmp_path):
                 b = q.graph.bounds[name]
                 assert np.all(b.lo >= lo) and np.all(b.hi <= hi), name
     assert checked > 1000                      # the regions are not empty
+
+
+def test_one_pool_serves_every_batch_and_an_interrupt_leaves_no_worker(tmp_path, monkeypatch):
+    """Two workers forked once per run (not per batch); Ctrl-C / SIGTERM (both a
+    KeyboardInterrupt in the driver) after the second batch stops them with the run."""
+    import multiprocessing
+    import lipc.bab.driver as driver
+    import lipc.bab.search as search
+
+    pools, workers = [], set()
+
+    class Counted(search.Pool):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            pools.append(self)
+            workers.update(p.pid for p in multiprocessing.active_children())
+
+    class StopAtSecond:                       # the driver's progress line, stopped by Ctrl-C
+        def __init__(self, *a, **k):
+            self.calls = 0
+
+        def __call__(self, *a):
+            self.calls += 1
+            if self.calls == 2:
+                raise KeyboardInterrupt
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(search, "Pool", Counted)
+    net, spec, norm, dom, want = _case(tmp_path, "linf", "box", "margin", hidden=(8, 8, 6))
+    full = lipc.solve(net, spec, output_norm="margin", engine="bab",
+                      bab=BabOptions(mip_binaries=2, workers=2))
+    assert full.stats["bab"]["batches"] > 2 and len(pools) == 1 and len(workers) == 2
+    monkeypatch.setattr(driver, "Progress", StopAtSecond)
+    stopped = lipc.solve(net, spec, output_norm="margin", engine="bab",
+                         bab=BabOptions(mip_binaries=2, workers=2))
+    assert stopped.status == "interrupted" and stopped.lower <= want * (1 + 1e-9) <= stopped.upper
+    assert len(pools) == 2 and multiprocessing.active_children() == []
+
+    def interrupted(*a, **k):                 # the primal side runs while the root is bounded
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(driver, "search", interrupted)
+    early = lipc.solve(net, spec, output_norm="margin", engine="bab",
+                       bab=BabOptions(mip_binaries=2, workers=2))
+    assert early.status == "interrupted" and early.stats["primal"] is None
+    assert early.lower is None and early.upper is None      # nothing bounded, nothing found
+    assert multiprocessing.active_children() == []

@@ -69,15 +69,16 @@ def test_stopped_twice_and_resumed_ends_like_the_uninterrupted_run(case, tmp_pat
 def test_an_interrupted_run_resumes_from_its_last_batch(case, tmp_path, monkeypatch):
     net, spec, norm, want, full = case
     ck = str(tmp_path / "run.ckpt")
-    real, calls = bab_search.run_jobs, []
+    calls = []
 
-    def interrupted_third_batch(*a, **k):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt                  # as lipc.util.stopping turns SIGINT
-        return real(*a, **k)
+    class InterruptedThirdBatch(bab_search.Pool):
+        def run(self, *a, **k):
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt              # as lipc.util.stopping turns SIGINT
+            return super().run(*a, **k)
 
-    monkeypatch.setattr(bab_search, "run_jobs", interrupted_third_batch)
+    monkeypatch.setattr(bab_search, "Pool", InterruptedThirdBatch)
     a = _solve(net, spec, norm, checkpoint=ck)
     monkeypatch.undo()
     assert a.status == "interrupted" and a.value is None

@@ -99,14 +99,18 @@ def solve_bab(p: Problem, options: SolveOptions | None = None, bab: BabOptions |
     par = Parallelism(bab.workers, bab.scheduler, bab.tls_ca, bab.tls_cert, bab.tls_key)
     start, saver = _checkpointing(p, cfg, limits, bab, certify)
     library = None if bab.export_nodes is None else open_library(bab.export_nodes)
-    primal = search(p, low, seed=opts.seed)           # after the files are checked
+    found = []                        # the primal side, run while the root is bounded
+
+    def primal_side():
+        found.append(search(p, low, seed=opts.seed))
+        return found[0].value, found[0].witness
+
     t0 = time.perf_counter()
     progress = Progress("bab", opts.progress, t0=t0)
     try:
         out = run(p.network, p.domain, p.query, cfg, limits, certify, par, bab.batch,
                   progress=lambda n, lo, up: progress(n, lo, up),
-                  incumbent=(primal.value, primal.witness), start=start,
-                  on_round=saver)
+                  start=start, on_round=saver, primal=primal_side)
     finally:
         progress.close()
         saver.flush()                         # the stop's state, whatever stopped the run
@@ -117,8 +121,9 @@ def solve_bab(p: Problem, options: SolveOptions | None = None, bab: BabOptions |
     lower = up(out.lower)
     upper = None if out.upper == float("inf") else up(out.upper)
     value = lower if out.status == "optimal" else None
-    stats = dict(p.stats(), bab=out.stats, primal=dict(value=up(primal.value),
-                                                       seconds=round(primal.seconds, 6)),
+    primal = None if not found else dict(value=up(found[0].value),      # None: stopped before
+                                         seconds=round(found[0].seconds, 6))
+    stats = dict(p.stats(), bab=out.stats, primal=primal,
                  timings={k: round(v, 6) for k, v in p.timings.items()})
     message = {"stalled": "every open node is too narrow to split; reporting the interval",
                "unverified": "the verified value does not agree with the node solvers' bounds "

@@ -6,7 +6,13 @@ the parents whose children are being bounded), the global lower bound the best v
 Nodes are bounded in deterministic batches: the ``batch`` open nodes with the largest bounds
 are split, their children bounded (in parallel on ``lipc.workers``), and the results merged in
 the order of their keys, so a run depends on the number of nodes explored and never on which
-worker finished first.  Any stop (gap closed, time, node limit, Ctrl-C) returns the interval.
+worker finished first.  The workers are started once per run (lipc.util.workers.Pool) and a
+batch's nodes are handed out likeliest-longest first (:func:`_rank`); ``stats`` say what the
+batches allow: ``node_seconds`` (the work), ``span_2_workers`` (the batches' time on 2 workers,
+from the same node seconds), ``node_cpu`` and ``span_2_cpu`` (the same by the nodes' CPU
+seconds, robust to the machine's load) and ``round_seconds`` (the batches' wall time, the
+certifying of node solutions as they arrive and the primal side, ``primal_seconds``, included:
+with the span, the overhead per batch).  Any stop (gap closed, time, node limit, Ctrl-C) returns the interval.
 A run starts from a Snapshot (lipc.bab.checkpoint) and hands ``on_round`` one at every
 consistent point: before each batch, and at a stop other than an interrupt (whose state is the
 last batch's snapshot: the batch in flight is simply redone).
@@ -23,7 +29,7 @@ import numpy as np
 from ..core.network import Network
 from ..question.domain import Domain
 from ..question.query import Query
-from ..util.workers import Parallelism, run_jobs
+from ..util.workers import Parallelism, Pool
 from .checkpoint import Pending, Snapshot
 from .node import Candidate, NodeConfig, NodeResult, bound_node, children
 
@@ -81,11 +87,12 @@ class _State:
             self.lower, self.witness = value, witness
             self.prune(lim)
 
-    def merge(self, r: NodeResult, lim: Limits, certify: Certify) -> None:
+    def merge(self, r: NodeResult, lim: Limits, certified: tuple | None) -> None:
+        """Add a bounded node; ``certified``: its candidate's verified (value, witness)."""
         self.nodes += 1
         self.hand_offs += int(r.mip)
-        if r.candidate is not None:
-            self.offer(*certify(r.candidate), lim)
+        if certified is not None:
+            self.offer(*certified, lim)
         if r.closed:
             self.closed += 1
             self.done_upper = max(self.done_upper, r.upper)
@@ -126,10 +133,20 @@ class _State:
 _SHARED: dict[str, tuple] = {}
 
 
+def _bound_timed(network: Network, domain: Domain, query: Query, key: tuple, splits: tuple,
+                 cfg: NodeConfig, inherited) -> NodeResult:
+    """``bound_node`` with its CPU seconds in ``stats["cpu_seconds"]``: a node's wall seconds
+    grow with the machine's load, its CPU seconds much less (the batches' spans use both)."""
+    c0 = time.process_time()
+    res = bound_node(network, domain, query, key, splits, cfg, inherited)
+    res.stats["cpu_seconds"] = time.process_time() - c0
+    return res
+
+
 def _bound_shared(token: str, key: tuple, splits: tuple, cfg: NodeConfig,
                   inherited) -> NodeResult:
     network, domain, query = _SHARED[token]
-    return bound_node(network, domain, query, key, splits, cfg, inherited)
+    return _bound_timed(network, domain, query, key, splits, cfg, inherited)
 
 
 def _jobs(token: str, par: Parallelism, nodes, cfg):
@@ -138,8 +155,8 @@ def _jobs(token: str, par: Parallelism, nodes, cfg):
     network, domain, query = _SHARED[token]
     if par.backend == "dask":
         network = replace(network, reference=None)
-    return bound_node, [(_name(q.key), (network, domain, query, q.key, q.splits, cfg,
-                                         q.inherited)) for q in nodes]
+    return _bound_timed, [(_name(q.key), (network, domain, query, q.key, q.splits, cfg,
+                                           q.inherited)) for q in nodes]
 
 
 def _name(key: tuple) -> str:
@@ -149,62 +166,83 @@ def _name(key: tuple) -> str:
 def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits: Limits,
         certify: Certify, par: Parallelism = Parallelism(), batch: int = 4,
         progress: Callable[[int, float | None, float], None] | None = None,
-        incumbent: tuple[float | None, object] = (None, None), start: Snapshot | None = None,
-        on_round: Callable[[Snapshot], None] | None = None) -> SearchOutcome:
+        start: Snapshot | None = None, on_round: Callable[[Snapshot], None] | None = None,
+        primal: Callable[[], tuple[float | None, object]] | None = None) -> SearchOutcome:
     """Branch and bound on the neurons of the query; ``certify(candidate)`` gives a node
-    solution's verified (value, witness); ``incumbent`` a verified start (the primal side);
-    ``progress(nodes, lower, upper)`` after every batch; ``start`` a stopped run's state to
-    continue (its nodes count towards the node limit); ``on_round(snapshot)`` see above."""
+    solution's verified (value, witness); ``progress(nodes, lower, upper)`` after every batch;
+    ``start`` a stopped run's state to continue (its nodes count towards the node limit);
+    ``on_round(snapshot)`` see above; ``primal()`` the primal side, called once the first
+    batch is with the workers (it runs while they bound it: with one worker, before), its
+    verified (value, witness) the incumbent before any node is merged, so the run is the
+    same either way."""
     t0 = time.perf_counter()
     token = f"{id(network)}-{t0}"
     _SHARED[token] = (network, domain, query)
     st = _State() if start is None else _State.restore(start)
-    st.offer(*incumbent, limits)
     pending = [Pending((), (), np.inf)] if start is None else list(start.pending)
     expanding = list(pending)               # bounds of the nodes not bounded yet
+    rank: dict[tuple, int] = {}             # key -> place of a child in its batch (_rank)
+    timing = dict.fromkeys(("node_seconds", "span_2_workers", "node_cpu", "span_2_cpu",
+                            "round_seconds", "primal_seconds"), 0.0)
     status = None
     try:
-        while True:
+        with Pool(par) as pool:             # after _SHARED is set: forked workers see it
+            while True:
+                if on_round is not None:
+                    on_round(st.snapshot(pending))
+                held: list[Pending] = []
+                if limits.node_limit is not None:   # the rest waits (and keeps its parent's bound)
+                    room = max(0, limits.node_limit - st.nodes)
+                    pending, held = pending[:room], pending[room:]
+                node_cfg = cfg
+                if limits.time_limit is not None:   # a hand-off or an LP never outlives the run
+                    left = max(0.1, limits.time_limit - (time.perf_counter() - t0))
+                    node_cfg = replace(cfg, mip_seconds=min(cfg.mip_seconds, left), lp_seconds=left)
+                if st.lower is not None:            # hand-offs look only above the pruning line
+                    node_cfg = replace(node_cfg, cutoff=st.lower + st.slack(limits))
+                order = sorted(pending, key=lambda q: rank.get(q.key, 0))
+                fn, jobs = _jobs(token, par, order, node_cfg)
+                t1 = time.perf_counter()
+                arriving = pool.run(fn, jobs)
+                if primal is not None:
+                    st.offer(*primal(), limits)
+                    primal = None
+                    timing["primal_seconds"] = time.perf_counter() - t1
+                results, certified = {}, {}
+                for name, r in arriving:            # certified while the others still run
+                    results[name] = r
+                    if r.candidate is not None:
+                        certified[name] = certify(r.candidate)
+                timing["round_seconds"] += time.perf_counter() - t1
+                _time_batch(timing, [results[name] for name, _ in jobs])
+                for name in sorted(results, key=_key_order):
+                    st.merge(results[name], limits, certified.get(name))
+                pending = expanding = held
+                st.batches += 1
+                upper = st.upper(expanding)
+                if progress is not None:
+                    progress(st.nodes, st.lower, upper)
+                status = _stop(st, limits, upper, t0, bool(held))
+                if status is not None:
+                    break
+                pending, stuck, parents = [], [], 0
+                while st.open and parents < batch:
+                    e = heapq.heappop(st.open)
+                    if e[2].split is None:
+                        stuck.append(e)
+                        continue
+                    parents += 1
+                    for k, s, inh in children(e[2]):
+                        pending.append(Pending(k, s, e[2].upper, inh))
+                        rank[k] = _rank(e[2])
+                for e in stuck:
+                    heapq.heappush(st.open, e)
+                expanding = pending
+                if not expanding:
+                    status = "stalled"
+                    break
             if on_round is not None:
-                on_round(st.snapshot(pending))
-            held: list[Pending] = []
-            if limits.node_limit is not None:   # the rest waits (and keeps its parent's bound)
-                room = max(0, limits.node_limit - st.nodes)
-                pending, held = pending[:room], pending[room:]
-            node_cfg = cfg
-            if limits.time_limit is not None:   # a hand-off or an LP never outlives the run
-                left = max(0.1, limits.time_limit - (time.perf_counter() - t0))
-                node_cfg = replace(cfg, mip_seconds=min(cfg.mip_seconds, left), lp_seconds=left)
-            if st.lower is not None:            # hand-offs look only above the pruning line
-                node_cfg = replace(node_cfg, cutoff=st.lower + st.slack(limits))
-            fn, jobs = _jobs(token, par, pending, node_cfg)
-            results = dict(run_jobs(fn, jobs, par))
-            for name in sorted(results, key=_key_order):
-                st.merge(results[name], limits, certify)
-            pending = expanding = held
-            st.batches += 1
-            upper = st.upper(expanding)
-            if progress is not None:
-                progress(st.nodes, st.lower, upper)
-            status = _stop(st, limits, upper, t0, bool(held))
-            if status is not None:
-                break
-            pending, stuck, parents = [], [], 0
-            while st.open and parents < batch:
-                e = heapq.heappop(st.open)
-                if e[2].split is None:
-                    stuck.append(e)
-                    continue
-                parents += 1
-                pending.extend(Pending(k, s, e[2].upper, inh) for k, s, inh in children(e[2]))
-            for e in stuck:
-                heapq.heappush(st.open, e)
-            expanding = pending
-            if not expanding:
-                status = "stalled"
-                break
-        if on_round is not None:
-            on_round(st.snapshot(expanding))
+                on_round(st.snapshot(expanding))
     except KeyboardInterrupt:
         status = "interrupted"
     finally:
@@ -220,8 +258,33 @@ def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits:
     stats = dict(nodes=st.nodes, pruned=st.pruned, closed=st.closed,
                  open=len(st.open) + len(expanding),            # waiting ones too
                  mip_hand_offs=st.hand_offs, batches=st.batches, workers=par.workers,
-                 scheduler=par.scheduler)
+                 scheduler=par.scheduler, **{k: round(v, 6) for k, v in timing.items()})
     return SearchOutcome(status, st.lower, upper, st.witness, time.perf_counter() - t0, stats)
+
+
+def _rank(parent: NodeResult) -> int:
+    """Where a child goes in its batch's hand-out order (smallest first): the likely longest
+    first, so that no worker starts a long node while the others run out of work.  A node
+    handed to the MIP takes 1-3 s, one bounded by its LP 0.3-0.6 s (A-0.15 of
+    benchmarks/bab.py), and a child is handed off when its binaries are few: the fewer its
+    parent's, the likelier.  On A-0.15's 27 nodes this order allows 2 workers 1.86x (the
+    children in key order 1.75x, the best order by their measured seconds 1.87x).  The order
+    changes which worker runs a node, never the result: results merge in key order."""
+    return parent.binaries
+
+
+def _time_batch(timing: dict, done: list[NodeResult]) -> None:
+    """Add a batch's nodes (in the order they were handed out) to ``timing``: the work, and
+    the batch's time on 2 workers that each take the next node when free (the pool's rule),
+    by the nodes' wall seconds and by their CPU seconds, so the 2-worker speed-up the batches
+    allow can be read off a 1-worker run on a loaded machine."""
+    for work, span, of in (("node_seconds", "span_2_workers", lambda r: r.seconds),
+                           ("node_cpu", "span_2_cpu", lambda r: r.stats["cpu_seconds"])):
+        free = [0.0, 0.0]
+        for r in done:
+            heapq.heapreplace(free, free[0] + of(r))
+        timing[work] += sum(of(r) for r in done)
+        timing[span] += max(free)
 
 
 def _key_order(name: str) -> tuple:

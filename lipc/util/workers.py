@@ -9,8 +9,9 @@ partial file in the output, and the written bytes cannot depend on where a job r
 Back ends are a table (:data:`BACKENDS`): ``serial`` (in this process, for one worker: simplest
 tracebacks and no pickling), ``processes`` (``multiprocessing.Pool``: completion order, and
 ``terminate`` stops running solves at once on Ctrl-C) and ``dask`` (a
-``distributed`` scheduler address, the ``cluster`` extra).  Each yields ``(name, result)`` as jobs
-finish; an interrupt cancels what has not started.
+``distributed`` scheduler address, the ``cluster`` extra).  :class:`Pool` keeps one back end for a
+whole run of many rounds of jobs (lipc.bab's batches); :func:`run_jobs` is one round.  Each
+yields ``(name, result)`` as jobs finish; an interrupt cancels what has not started.
 """
 from __future__ import annotations
 
@@ -117,56 +118,122 @@ def _clock(seconds: float) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-def _serial(fn, jobs: Sequence[Job], par: Parallelism) -> Iterator[tuple[str, Any]]:
-    for name, args in jobs:
-        yield name, fn(*args)
-
-
 def _call(job: tuple[Callable[..., Any], str, tuple]) -> tuple[str, Any]:
     fn, name, args = job
     return name, fn(*args)
 
 
-def _processes(fn, jobs: Sequence[Job], par: Parallelism) -> Iterator[tuple[str, Any]]:
-    pool = multiprocessing.Pool(processes=min(par.workers, len(jobs)), initializer=child_signals)
-    try:
-        yield from pool.imap_unordered(_call, [(fn, name, args) for name, args in jobs])
-    except BaseException:
-        # an interrupt (or an error, or the caller closing the iterator): stop the workers now,
+class _Serial:
+    """One worker: jobs run in this process, one after the other."""
+
+    def __init__(self, par: Parallelism, size: int):
+        pass
+
+    def run(self, fn, jobs: Sequence[Job]) -> Iterator[tuple[str, Any]]:
+        for name, args in jobs:
+            yield name, fn(*args)
+
+    def close(self, abort: bool) -> None:
+        pass
+
+
+class _Processes:
+    """``multiprocessing.Pool``, forked once: jobs go to the workers in the order given (each
+    takes the next when it is free), results come back in completion order; ``terminate``
+    stops running solves at once.  Forked workers inherit what the driver set up before the
+    pool was opened (lipc.bab.search's shared network)."""
+
+    def __init__(self, par: Parallelism, size: int):
+        # not under lipc.util.stopping.deferred_signals: its lock, held while forking, would be
+        # held in every worker for good (a node's solve takes it: a deadlock)
+        self.pool = multiprocessing.Pool(processes=min(par.workers, size),
+                                         initializer=child_signals)
+
+    def run(self, fn, jobs: Sequence[Job]) -> Iterator[tuple[str, Any]]:
+        return self.pool.imap_unordered(_call, [(fn, name, args) for name, args in jobs])
+
+    def close(self, abort: bool) -> None:
+        # an interrupt (or an error, or the caller closing an iterator): stop the workers now,
         # in the middle of their solves; nothing of theirs is written
-        pool.terminate()
-        raise
-    else:
-        pool.close()
-    finally:
-        pool.join()
+        if abort:
+            self.pool.terminate()
+        else:
+            self.pool.close()
+        self.pool.join()
 
 
-def _dask(fn, jobs: Sequence[Job], par: Parallelism) -> Iterator[tuple[str, Any]]:
-    try:
-        from distributed import Client, as_completed as dask_completed
-    except ImportError:
-        raise LipcError("--scheduler needs Dask's 'distributed' package: "
-                        "pip install 'lipc[cluster]'") from None
-    try:
-        client = Client(par.scheduler, timeout=CONNECT_TIMEOUT, security=par.security())
-    except (OSError, TimeoutError, ValueError) as e:
-        raise LipcError(f"cannot reach the Dask scheduler at {par.scheduler}: {e}") from None
-    futures = []
-    try:
-        # pure=False: a job is never deduplicated against one of another run with equal args
-        futures = [client.submit(fn, *args, pure=False, key=f"lipc-{name}-{i}")
+class _Dask:
+    """One client of a ``distributed`` scheduler; earlier jobs get a higher priority."""
+
+    def __init__(self, par: Parallelism, size: int):
+        try:
+            from distributed import Client, as_completed
+        except ImportError:
+            raise LipcError("--scheduler needs Dask's 'distributed' package: "
+                            "pip install 'lipc[cluster]'") from None
+        try:
+            self.client = Client(par.scheduler, timeout=CONNECT_TIMEOUT, security=par.security())
+        except (OSError, TimeoutError, ValueError) as e:
+            raise LipcError(f"cannot reach the Dask scheduler at {par.scheduler}: {e}") from None
+        self.completed, self.sent = as_completed, 0
+
+    def run(self, fn, jobs: Sequence[Job]) -> Iterator[tuple[str, Any]]:
+        # pure=False: a job is never deduplicated against one of another run with equal args;
+        # keys are unique within the client
+        futures = [self.client.submit(fn, *args, pure=False, priority=len(jobs) - i,
+                                      key=f"lipc-{name}-{self.sent + i}")
                    for i, (name, args) in enumerate(jobs)]
-        names = {f.key: name for f, (name, _) in zip(futures, jobs)}
-        for fut in dask_completed(futures):
-            yield names[fut.key], fut.result()
-    finally:
-        client.cancel(futures)
-        client.close()
+        self.sent += len(jobs)
+        return self._results(futures, {f.key: name for f, (name, _) in zip(futures, jobs)})
+
+    def _results(self, futures, names: dict) -> Iterator[tuple[str, Any]]:
+        try:
+            for fut in self.completed(futures):
+                yield names[fut.key], fut.result()
+        finally:
+            self.client.cancel(futures)
+
+    def close(self, abort: bool) -> None:
+        self.client.close()
 
 
-BACKENDS: dict[str, Callable[..., Iterator[tuple[str, Any]]]] = {
-    "serial": _serial, "processes": _processes, "dask": _dask}
+BACKENDS: dict[str, Callable[[Parallelism, int], Any]] = {
+    "serial": _Serial, "processes": _Processes, "dask": _Dask}
+
+
+class Pool:
+    """The workers of a whole run, started once (a process pool was measured at ~0.1 s a
+    start, which lipc.bab paid for every batch of a few nodes) and stopped on leaving the
+    ``with`` block: gracefully after a normal end, at once (``terminate``) after any exception,
+    a KeyboardInterrupt or lipc.util.stopping's SIGTERM / SIGHUP included, so no worker
+    outlives the run.  ``size``: the most jobs ever run at once (no more processes than
+    that are started)."""
+
+    def __init__(self, par: Parallelism = Parallelism(), size: int | None = None):
+        self.par = par
+        self.backend = BACKENDS[par.backend](par, par.workers if size is None else max(1, size))
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        self.backend.close(abort=kind is not None)
+
+    def run(self, fn: Callable[..., Any], jobs: Sequence[Job],
+            progress: Progress | None = None) -> Iterator[tuple[str, Any]]:
+        """``fn(*args)`` for every ``(name, args)`` job, handed to the workers in this order
+        (put the longest first: a long job started last leaves the other workers idle) and,
+        with worker processes or Dask, at once: the caller may work while they run.  The
+        iterator yields ``(name, result)`` as each ends."""
+        return _advancing(self.backend.run(fn, jobs), progress)
+
+
+def _advancing(results: Iterator[tuple[str, Any]], progress: Progress | None
+               ) -> Iterator[tuple[str, Any]]:
+    for name, result in results:
+        if progress is not None:
+            progress.advance(name)
+        yield name, result
 
 
 def run_jobs(fn: Callable[..., Any], jobs: Sequence[Job], par: Parallelism = Parallelism(),
@@ -178,7 +245,5 @@ def run_jobs(fn: Callable[..., Any], jobs: Sequence[Job], par: Parallelism = Par
     """
     if not jobs:
         return
-    for name, result in BACKENDS[par.backend](fn, jobs, par):
-        if progress is not None:
-            progress.advance(name)
-        yield name, result
+    with Pool(par, len(jobs)) as pool:
+        yield from pool.run(fn, jobs, progress)
