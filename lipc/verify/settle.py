@@ -230,9 +230,10 @@ class Best:
         self.point = point
 
     def offer(self, point):
-        """Keep ``point`` when it is better; returns it (as given)."""
+        """Keep ``point`` unless it is worse (a solver's point beats the primal side's of the
+        same value: it carries its region's radius); returns it (as given)."""
         if _value(point) is not None and (_value(self.point) is None
-                                          or point.value > self.point.value):
+                                          or point.value >= self.point.value):
             self.point = point
         return point
 
