@@ -39,10 +39,11 @@ import numpy as np
 from ..compiler.pipeline import PIPELINE, CompileOptions, Problem, build_problem, lower_problem
 from ..core.ir import Bounds, Conditional, LinearConstraint, Switch
 from ..core.network import Network
-from ..errors import LipcError
+from ..errors import LipcError, TimeLimitError
 from ..question.domain import Domain
 from ..question.query import Query
 from ..solvers import SolveOptions, Status, solve_mip
+from ..util.deadline import deadline
 
 Split = tuple[str, int, int]          # (pre-activation node, entry, side: 1 means >= 0)
 # a node's bounds handed to its children: node name -> (lo, hi); sound for every descendant, whose
@@ -57,7 +58,9 @@ class NodeConfig:
     bounds: str = "auto"              # bound passes for the node's compile
     mip_binaries: int = 26            # hand a node with at most this many binaries to the MIP
     mip_seconds: float = 10.0         # time budget of one hand-off
-    lp_seconds: float | None = None   # of each LP solve (the search gives it the run's time left)
+    # the run's end on the wall clock (time.time(): the same in worker processes and on cluster
+    # nodes); a node's bound tightening, LPs and hand-off stop there (the search sets it)
+    stop_at: float | None = None
     solver: str = "auto"
     candidates: int = 2               # split entries measured per node
     score: str = "gap"                # how they are ranked: a key of SCORES
@@ -65,6 +68,10 @@ class NodeConfig:
     # the incumbent (plus the closing gap) when the batch started: a hand-off only has to find
     # solutions above it; below it the node is pruned (the search sets it per batch)
     cutoff: float | None = None
+
+    def left(self) -> float | None:
+        """Seconds until ``stop_at`` (at least a sliver), or None without a limit."""
+        return None if self.stop_at is None else max(0.05, self.stop_at - time.time())
 
 
 @dataclass
@@ -133,6 +140,21 @@ def node_problem(network: Network, domain: Domain, query: Query, splits: tuple[S
     pipeline.insert(at, ("splits", _apply_splits(splits, inherited)))
     return build_problem(network, domain, query, CompileOptions(bounds=bounds, passes=False),
                          pipeline=pipeline)
+
+
+def _compile_within(network: Network, domain: Domain, query: Query, splits: tuple[Split, ...],
+                    cfg: NodeConfig, inherited: Inherited | None) -> Problem:
+    """The node's problem by the run's end (``cfg.stop_at``): the search checks its limit only
+    between batches, and a batch of eight unit-cube children spends ~17 s in bound tightening
+    (``--time-limit 20`` stopped at 26.5 s of search).  At the deadline the LP walk stops
+    (entries keep their sound bounds so far); a symbolic pass cut short falls back to interval
+    bounds from the parent's."""
+    with deadline(cfg.left()):
+        try:
+            return node_problem(network, domain, query, splits, cfg.bounds, inherited)
+        except TimeLimitError:
+            pass
+    return node_problem(network, domain, query, splits, "interval", inherited)
 
 
 def inherited_bounds(p: Problem) -> Inherited:
@@ -296,7 +318,9 @@ def _hand_off(p: Problem, low, cfg: NodeConfig, res: NodeResult) -> None:
         # primal, 1e-6 integrality) it finds 0.2086.  A node's bound only has to be a sound
         # upper bound, and the value reported is certified separately, so node MIPs run with
         # the solver's default tolerances and without presolve.
-        out = solve_mip(low.mip, SolveOptions(solver=cfg.solver, time_limit=cfg.mip_seconds,
+        left = cfg.left()
+        budget = cfg.mip_seconds if left is None else min(cfg.mip_seconds, left)
+        out = solve_mip(low.mip, SolveOptions(solver=cfg.solver, time_limit=budget,
                                               seed=cfg.seed, retry=False, presolve=False,
                                               heuristics=False, cutoff=cfg.cutoff,
                                               feas_tol=NODE_FEAS_TOL, int_tol=NODE_INT_TOL))
@@ -321,10 +345,10 @@ def bound_node(network: Network, domain: Domain, query: Query, key: tuple,
     """Compile, bound and (when small) solve one node; pure given its arguments except for a
     MIP hand-off stopped by its time budget."""
     t0 = time.perf_counter()
-    p = node_problem(network, domain, query, splits, cfg.bounds, inherited)
+    p = _compile_within(network, domain, query, splits, cfg, inherited)
     low = lower_problem(p)
     res = NodeResult(key, splits, objective_bound(p), binaries=int(low.mip.meta["binaries"]))
-    lp = NodeLP(low, cfg.lp_seconds)
+    lp = NodeLP(low, cfg.left())
     res.upper = min(res.upper, lp.value)
     if res.upper == -np.inf:                         # the splits leave no point: empty node
         res.closed = True

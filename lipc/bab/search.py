@@ -197,7 +197,7 @@ def run(network: Network, domain: Domain, query: Query, cfg: NodeConfig, limits:
                 node_cfg = cfg
                 if limits.time_limit is not None:   # a hand-off or an LP never outlives the run
                     left = max(0.1, limits.time_limit - (time.perf_counter() - t0))
-                    node_cfg = replace(cfg, mip_seconds=min(cfg.mip_seconds, left), lp_seconds=left)
+                    node_cfg = replace(cfg, stop_at=time.time() + left)
                 if st.lower is not None:            # hand-offs look only above the pruning line
                     node_cfg = replace(node_cfg, cutoff=st.lower + st.slack(limits))
                 order = sorted(pending, key=lambda q: rank.get(q.key, 0))

@@ -140,6 +140,16 @@ def solve(net: Network | str | Path, question: Question, options: SolveOptions |
     """Compute the local Lipschitz constant with a MIP solver (``options.solver``, default the
     best installed one) and verify the witness.  ``options.time_limit`` covers the compile too:
     the solver gets what is left."""
+    p, low, opts, notes = compiled_within(net, question, options, compile_options)
+    return with_notes(solve_compiled(p, low, opts), notes)
+
+
+def compiled_within(net: Network | str | Path, question: Question,
+                    options: SolveOptions | None = None,
+                    compile_options: CompileOptions | None = None):
+    """(problem, lowered, options, notes): the question compiled (normalised) within
+    ``options.time_limit``, the options with the time that is left (for the MIP solver or
+    branch and bound), and what the deadline cut short."""
     opts = options or SolveOptions()
     t0 = time.perf_counter()
     with deadline(opts.time_limit) as d:
@@ -147,9 +157,13 @@ def solve(net: Network | str | Path, question: Question, options: SolveOptions |
     if opts.time_limit is not None:
         opts = replace(opts, time_limit=max(opts.time_limit - (time.perf_counter() - t0),
                                             MIN_SOLVER_SECONDS))
-    res = solve_compiled(p, low, opts)
-    if d is not None and d.notes:
-        res.message = "; ".join([res.message] * bool(res.message) + d.notes)
+    return p, low, opts, ([] if d is None else d.notes)
+
+
+def with_notes(res, notes: list[str]):
+    """``res`` with the compile's deadline notes appended to its message."""
+    if notes:
+        res.message = "; ".join([res.message] * bool(res.message) + notes)
     return res
 
 
