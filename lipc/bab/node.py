@@ -232,11 +232,6 @@ def forward_unstable(p: Problem) -> list[tuple[str, str, int, float]]:
 GAP_TOL = 1e-9               # a gap this small (relative) is the LP solver's rounding, not a gap
 
 
-def _value(v, x: np.ndarray) -> np.ndarray:
-    """A lowered node's entries at the LP solution ``x`` (constants where not a column)."""
-    return np.where(v.cols >= 0, x[np.maximum(v.cols, 0)], v.vals)
-
-
 def mccormick_gaps(p: Problem, lp: NodeLP) -> dict[str, np.ndarray]:
     """Per forward conditional, how far the node's LP solution is from exact at its neuron:
     the sum of |y - a u| over every switch y = a u it gates (the forward ReLU h = a z and the
@@ -248,7 +243,7 @@ def mccormick_gaps(p: Problem, lp: NodeLP) -> dict[str, np.ndarray]:
         if (not isinstance(op, Switch) or g.stage(op.gate) != "forward"
                 or not {name, op.src, op.gate} <= low.values.keys()):
             continue
-        y, u, a = (_value(low.values[n], lp.x) for n in (name, op.src, op.gate))
+        y, u, a = (low.value_of(n, lp.x) for n in (name, op.src, op.gate))
         out[op.gate] = out.get(op.gate, 0.0) + np.abs(y - a * u)
     return out
 
