@@ -47,9 +47,10 @@ from lipc.studies.training import synthetic_clusters, train_mlp
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# engine -> (lipc engine, local workers); bab-dask: a local Dask cluster of 2 one-thread workers
+# engine -> (lipc engine, local workers); bab-dask: a local Dask cluster of 2 one-thread workers;
+# auto: lipc.bab.auto (both engines measured for a probe each, the better one goes on)
 ENGINES = {"mip": ("mip", None), "bab-1": ("bab", 1), "bab-2": ("bab", 2),
-           "bab-dask": ("bab", "dask")}
+           "bab-dask": ("bab", "dask"), "auto": ("auto", 1)}
 
 
 def suite(tmp: Path) -> list[dict]:

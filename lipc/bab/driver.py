@@ -1,8 +1,8 @@
-"""``lipc solve --engine bab|auto``: branch and bound as a LipschitzResult like the MIP path's.
+"""``lipc solve --engine bab``: branch and bound as a LipschitzResult like the MIP path's.
 
 The engine splits unstable neurons, so it runs on every domain kind, input norm and output side
-the compiler accepts.  ``auto`` keeps small queries (few unstable neurons, where one MIP is
-fastest) on the MIP path.  Every node solution is certified here, on the root query, through
+the compiler accepts (``--engine auto`` measures it against the single MIP: lipc.bab.auto).
+Every node solution is certified here, on the root query, through
 lipc.bab.primal (the one call site of the witness machinery).  A run saves its state at every
 batch (``checkpoint``), continues a saved one (``resume``: lipc.bab.checkpoint) and leaves its
 open nodes as a MIP library at the stop (``export_nodes``: lipc.bab.export); the files are
@@ -10,28 +10,22 @@ checked before any work, so a refused file costs nothing.
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import asdict, dataclass
 
 from ..compiler.pipeline import Problem, lower_problem
-from ..errors import QueryError
 from ..lowering import Lowered
 from ..solvers import SolveOptions
 from ..solvers.base import Progress
 from ..util.workers import Parallelism
-from ..verify.primal import pattern_columns, search, verify_columns
+from ..verify.primal import Primal, pattern_columns, search, verify_columns
 from ..verify.settle import LipschitzResult, describe_output, relative_gap, unscale
 from . import checkpoint
 from .checkpoint import Snapshot
 from .export import open_library, write_library
 from .node import Candidate, NodeConfig, node_problem
 from .search import Limits, run
-
-ENGINES = ("mip", "bab", "auto")
-# auto: a query with more unstable neurons than this goes to branch and bound (the single MIP
-# proves the paper's l-inf balls of radius 0.1, ~30-55 binaries, in seconds)
-AUTO_UNSTABLE = 60
-
 
 @dataclass(frozen=True)
 class BabOptions:
@@ -55,16 +49,6 @@ class BabOptions:
     export_nodes: str | None = None   # write the open nodes' MIPs here as a library at the stop
 
 
-def choose_engine(p: Problem, engine: str) -> str:
-    """``mip`` or ``bab`` for ``engine`` in ENGINES (``auto``: by unstable-neuron count)."""
-    if engine not in ENGINES:
-        raise QueryError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
-    if engine == "auto":
-        unstable = sum(p.stats()["unstable"].values())
-        return "bab" if unstable > AUTO_UNSTABLE else "mip"
-    return engine
-
-
 def _checkpointing(p: Problem, cfg: NodeConfig, limits: Limits, bab: BabOptions, certify
                    ) -> tuple[Snapshot | None, checkpoint.Saver]:
     """The state to start from (``bab.resume``) and the saver of each round's state to
@@ -82,8 +66,14 @@ def _checkpointing(p: Problem, cfg: NodeConfig, limits: Limits, bab: BabOptions,
 
 
 def solve_bab(p: Problem, options: SolveOptions | None = None, bab: BabOptions | None = None,
-              low: Lowered | None = None) -> LipschitzResult:
-    """The constant of the compiled query ``p`` by branch and bound over its box."""
+              low: Lowered | None = None, primal: Primal | None = None,
+              state: tuple[Snapshot | None, checkpoint.Saver] | None = None) -> LipschitzResult:
+    """The constant of the compiled query ``p`` by branch and bound over its box.
+
+    ``primal``: the primal side's result when already searched; ``state``: the search state
+    to continue (None: a fresh run) and the saver that keeps its state at the stop, in memory
+    (lipc.bab.auto measures a short run, then goes on from where it stopped); without it, the
+    files of ``bab.resume`` / ``bab.checkpoint``."""
     opts = options or SolveOptions()
     bab = bab or BabOptions()
     low = low if low is not None else lower_problem(p)
@@ -97,12 +87,12 @@ def solve_bab(p: Problem, options: SolveOptions | None = None, bab: BabOptions |
                      candidates=bab.candidates)
     limits = Limits(opts.time_limit, bab.node_limit, opts.gap, opts.gap_abs)
     par = Parallelism(bab.workers, bab.scheduler, bab.tls_ca, bab.tls_cert, bab.tls_key)
-    start, saver = _checkpointing(p, cfg, limits, bab, certify)
+    start, saver = state if state is not None else _checkpointing(p, cfg, limits, bab, certify)
     library = None if bab.export_nodes is None else open_library(bab.export_nodes)
     found = []                        # the primal side, run while the root is bounded
 
     def primal_side():
-        found.append(search(p, low, seed=opts.seed))
+        found.append(primal if primal is not None else search(p, low, seed=opts.seed))
         return found[0].value, found[0].witness
 
     t0 = time.perf_counter()
@@ -116,14 +106,17 @@ def solve_bab(p: Problem, options: SolveOptions | None = None, bab: BabOptions |
         saver.flush()                         # the stop's state, whatever stopped the run
     if library is not None:
         write_library(library, p, saver.last, out.lower, out.status, cfg.bounds)
-    # a normalised problem (lipc.api compiles with normalize=True) back in the model's units
-    up = unscale(p, out.witness)
+    # a normalised problem (lipc.api compiles with normalize=True) back in the model's units,
+    # on a copy: the search state keeps its witness in the problem's units (lipc.bab.auto goes
+    # on from a state kept in memory)
+    witness = copy.copy(out.witness)
+    up = unscale(p, witness)
     lower = up(out.lower)
     upper = None if out.upper == float("inf") else up(out.upper)
     value = lower if out.status == "optimal" else None
-    primal = None if not found else dict(value=up(found[0].value),      # None: stopped before
-                                         seconds=round(found[0].seconds, 6))
-    stats = dict(p.stats(), bab=out.stats, primal=primal,
+    side = None if not found else dict(value=up(found[0].value),      # None: stopped before
+                                       seconds=round(found[0].seconds, 6))
+    stats = dict(p.stats(), bab=out.stats, primal=side,
                  timings={k: round(v, 6) for k, v in p.timings.items()})
     message = {"stalled": "every open node is too narrow to split; reporting the interval",
                "unverified": "the verified value does not agree with the node solvers' bounds "
@@ -131,4 +124,4 @@ def solve_bab(p: Problem, options: SolveOptions | None = None, bab: BabOptions |
     return LipschitzResult(out.status, value, lower, upper, lower,
                            relative_gap(lower, upper), out.seconds, out.stats["nodes"],
                            f"bab({opts.solver})", p.query.input_norm.name, describe_output(p),
-                           p.domain.description, stats, out.witness, message)
+                           p.domain.description, stats, witness, message)

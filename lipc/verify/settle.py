@@ -3,6 +3,7 @@ only when the certified witness closes the interval to it (``close``); the resul
 interval, never a bare number."""
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -18,7 +19,7 @@ from ..question.question import Question
 from ..errors import LipcError
 from ..solvers import SolveOptions, auto_order, solve_mip
 from ..util.deadline import deadline
-from .primal import search
+from .primal import Primal, search
 from .witness import Witness, verify
 
 # the solver always gets a moment, even when compiling used up the time limit: an incumbent or
@@ -166,13 +167,15 @@ def with_notes(res, notes: list[str]):
     return res
 
 
-def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
-                   ) -> LipschitzResult:
-    """Solve an already compiled query (e.g. one just written to a file) and verify it."""
+def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None,
+                   primal: Primal | None = None) -> LipschitzResult:
+    """Solve an already compiled query (e.g. one just written to a file) and verify it;
+    ``primal``: the primal side's result when it was already searched (lipc.bab.auto searches
+    once for both engines it measures)."""
     opts = options or SolveOptions()
     # the primal side: a certified lower bound whatever the solver manages, and its point as
     # the solver's MIP start (a point above a claimed optimum also exposes a wrong solver)
-    primal = search(p, low, seed=opts.seed)
+    primal = primal if primal is not None else search(p, low, seed=opts.seed)
     if opts.start is None and primal.start is not None:
         opts = replace(opts, start=primal.start)
 
@@ -189,6 +192,7 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
     witness = confirmed(low, opts, outcome, best.point, accept, lambda o: _witness(p, low, o))
     lower = witness.value if witness is not None else None
     status, value, upper, message = settle_outcome(outcome, lower, certified_upper(p), opts.gap)
+    witness = copy.copy(witness)    # the primal side's may be reused (lipc.bab.auto): its units stay
     up = unscale(p, witness)
     value, lower, upper, incumbent = up(value), up(lower), up(upper), up(outcome.incumbent)
     mip = low.mip

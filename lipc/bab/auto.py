@@ -1,0 +1,119 @@
+"""``--engine auto``: the engine chosen by measuring both on the query, not by its size.
+
+Which engine is faster depends on the query more than on its number of unstable neurons
+(benchmarks/README.md): branch and bound proves A-0.2 (40 unstable) 2.9x faster than the single
+MIP, while on the trained unit cube T-cube (80 unstable) the MIP's own tree reaches a gap of 7.9 %
+in 60 s where branch and bound reaches 38 %.  A neuron count (the rule before: bab above 60)
+chose wrong both ways.  So ``auto``
+
+1. solves the single MIP for a probe (:func:`probe_seconds`): most queries are proved there, at
+   the MIP path's own speed;
+2. otherwise runs branch and bound for as long, keeping its search state in memory;
+3. goes on with the engine whose upper bound is lower after the same time, for the time left:
+   branch and bound from its probe's state (nothing is redone), the MIP from the start (a solver
+   cannot resume its tree) with the MIP probe's solution as its start.
+
+The primal side is searched once, for both engines.  The result says what was measured and
+chosen (``stats["auto"]`` and its message).
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+from dataclasses import replace
+
+from ..compiler.pipeline import Problem
+from ..errors import QueryError
+from ..lowering import Lowered
+from ..solvers import SolveOptions, Status
+from ..verify import settle
+from ..verify.primal import search
+from ..verify.settle import LipschitzResult
+from . import checkpoint
+from .driver import BabOptions, solve_bab
+
+PROBE_SHARE = 0.1        # of the time limit, for each engine's probe ...
+PROBE_MIN = 2.0          # ... within these many seconds (the largest without a time limit)
+PROBE_MAX = 10.0
+# a branch-and-bound probe that ends so (not by its time) is not a measurement to go on from
+BAB_GOES_ON = frozenset({Status.TIME_LIMIT, Status.NODE_LIMIT, Status.NO_SOLUTION})
+
+
+def probe_seconds(time_limit: float | None) -> float:
+    """How long each engine is measured for."""
+    if time_limit is None:
+        return PROBE_MAX
+    return min(PROBE_MAX, max(PROBE_MIN, PROBE_SHARE * time_limit))
+
+
+def _upper(res: LipschitzResult) -> float:
+    return float("inf") if res.upper is None else res.upper
+
+
+def _left(opts: SolveOptions, t0: float) -> float | None:
+    if opts.time_limit is None:
+        return None
+    return max(settle.MIN_SOLVER_SECONDS, opts.time_limit - (time.perf_counter() - t0))
+
+
+def _chosen(res: LipschitzResult, t0: float, measured: dict) -> LipschitzResult:
+    """``res`` with what auto measured and chose, and the time of the whole run."""
+    res.stats["auto"] = measured
+    res.seconds = time.perf_counter() - t0
+    note = (f"engine auto chose {measured['engine']}"
+            + (f" (upper bounds after {measured['probe']:.3g} s: MIP {measured['mip_upper']!r}, "
+               f"branch and bound {measured['bab_upper']!r})" if "bab_upper" in measured else ""))
+    return settle.with_notes(res, [note])
+
+
+def solve_auto(p: Problem, low: Lowered, options: SolveOptions | None = None,
+               bab: BabOptions | None = None) -> LipschitzResult:
+    """The constant of the compiled query ``p`` by the engine measured faster on it (a run
+    that saves or resumes its tree, or exports its nodes, is a branch-and-bound run)."""
+    opts = options or SolveOptions()
+    bab = bab or BabOptions()
+    if bab.checkpoint or bab.resume or bab.export_nodes:
+        return solve_bab(p, opts, bab, low)
+    t0 = time.perf_counter()
+    probe = probe_seconds(opts.time_limit)
+    alone = opts.time_limit is not None and opts.time_limit < 2 * probe
+    primal = search(p, low, seed=opts.seed)
+    mip = settle.solve_compiled(p, low, replace(opts, time_limit=opts.time_limit if alone
+                                                 else probe), primal)
+    measured = dict(engine="mip", probe=probe)
+    if alone or mip.status not in Status.LIMITS | {Status.NO_SOLUTION}:
+        return _chosen(mip, t0, measured)    # proved (or failed) within the probe, or no room
+    state = (None, checkpoint.Saver())
+    tree = solve_bab(p, replace(opts, time_limit=probe), bab, low, primal, state)
+    measured.update(mip_upper=mip.upper, bab_upper=tree.upper)
+    if tree.status not in BAB_GOES_ON:
+        return _chosen(tree, t0, dict(measured, engine="bab"))
+    left = _left(opts, t0)
+    if _upper(tree) <= _upper(mip):
+        go_on = (state[1].last, state[1])
+        out = solve_bab(p, replace(opts, time_limit=left), bab, low, primal, go_on)
+        return _chosen(out, t0, dict(measured, engine="bab"))
+    start = mip.columns if mip.columns is not None else opts.start
+    out = settle.solve_compiled(p, low, replace(opts, time_limit=left, start=start), primal)
+    return _chosen(out, t0, measured)
+
+
+def _mip(p: Problem, low: Lowered, opts: SolveOptions, bab: BabOptions | None
+         ) -> LipschitzResult:
+    return settle.solve_compiled(p, low, opts)
+
+
+def _bab(p: Problem, low: Lowered, opts: SolveOptions, bab: BabOptions | None
+         ) -> LipschitzResult:
+    return solve_bab(p, opts, bab, low)
+
+
+# ``--engine``: name -> how a compiled query is solved
+ENGINES = {"mip": _mip, "bab": _bab, "auto": solve_auto}
+
+
+def engine_named(engine: str) -> Callable[..., LipschitzResult]:
+    """How ``engine`` (a key of ENGINES) solves a compiled query: f(p, low, options, bab)."""
+    if engine not in ENGINES:
+        raise QueryError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    return ENGINES[engine]
