@@ -62,6 +62,6 @@ def test_auto_keeps_a_query_the_mip_proves_within_its_probe(tmp_path):
     assert res.status == "optimal" and res.value == pytest.approx(want, rel=1e-6)
 
 
-@pytest.mark.parametrize("limit, probe", [(None, 10.0), (5.0, 2.0), (60.0, 6.0), (600.0, 10.0)])
+@pytest.mark.parametrize("limit, probe", [(None, 10.0), (5.0, 5.0), (60.0, 6.0), (600.0, 10.0)])
 def test_probe_seconds(limit, probe):
     assert auto.probe_seconds(limit) == probe
