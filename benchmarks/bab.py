@@ -2,6 +2,7 @@
 
     python benchmarks/bab.py                       # every instance, 60 s each run
     python benchmarks/bab.py --only A-0.1 C-cube --time-limit 120 --at 10
+    python benchmarks/bab.py --only A-0.15 A-0.2 --engines bab-1 bab-2 --repeat 6
 
 Instances (seeded, regenerated, as in benchmarks/run.py): random [10, 20, 30, 20, 2] networks
 with PyTorch's default initialisation (nets A, B) on l_inf balls of radius 0.1 / 0.15 / 0.2
@@ -139,6 +140,32 @@ def _cluster(wanted: bool):
         yield cluster.scheduler_address
 
 
+def _runs(engines: list[str], repeat: int) -> list[str]:
+    """The engines ``repeat`` times, every other round in reverse order (a drift of the
+    machine's speed then does not favour one engine)."""
+    return [e for k in range(repeat) for e in (engines if k % 2 == 0 else engines[::-1])]
+
+
+def _median(rows: list[dict], engine: str) -> float | None:
+    """Median wall seconds of an engine's proved runs among ``rows`` (None: none proved)."""
+    secs = [r["seconds"] for r in rows if r["engine"] == engine and r["status"] == "optimal"]
+    return statistics.median(secs) if secs else None
+
+
+def _medians(rows: list[dict]) -> list[dict]:
+    """One row per (instance, engine): the first, with the median seconds of the proved runs
+    and the speed-up against the MIP's median."""
+    out = {}
+    for r in rows:
+        out.setdefault((r["instance"], r["engine"]), dict(r))
+    for (inst, engine), r in out.items():
+        same = [q for q in rows if q["instance"] == inst]
+        r["seconds"] = _median(same, engine) or r["seconds"]
+        base = _median(same, "mip")
+        r["speedup"] = base / r["seconds"] if base and _median(same, engine) else None
+    return list(out.values())
+
+
 def _cell(r: dict, key: str, fmt: str) -> str:
     return "-" if r.get(key) is None else format(r[key], fmt)
 
@@ -160,6 +187,8 @@ def main() -> None:
     ap.add_argument("--node-limit", type=int, default=None,
                     help="stop branch and bound after N nodes (bab-1 and bab-2 then explore the "
                          "same nodes: their times compare even when the time limit is hit)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each engine N times, alternating the order; medians are compared")
     ap.add_argument("--json", default=None, help="write every row to this file")
     args = ap.parse_args()
     rows = []
@@ -172,7 +201,7 @@ def main() -> None:
                   f"{'batches':>7} {'ideal 2':>7} {'est 2':>5} {'ovh/batch':>9}  interval"
                   + ("  (at --at)" if args.at else "") + "  speed-up")
             base = None
-            for engine in args.engines:
+            for engine in _runs(args.engines, args.repeat):
                 r = run_one(inst, engine, args.time_limit, args.node_limit, sched)
                 if args.at:
                     r["at"] = _interval(run_one(inst, engine, args.at, args.node_limit, sched))
@@ -188,11 +217,18 @@ def main() -> None:
                       f"{_cell(r, 'overhead', '.3f'):>9}  "
                       f"{_interval(r)}" + (f"  {r['at']}" if args.at else "")
                       + (f"  {speed:.2f}x" if speed else ""), flush=True)
-            one, two = (next((r for r in rows[-len(args.engines):] if r["engine"] == e), None)
-                        for e in ("bab-1", "bab-2"))
+            mine = [r for r in rows if r["instance"] == inst["name"]]
+            if args.repeat > 1:
+                for engine in args.engines:
+                    secs = [r["seconds"] for r in mine if r["engine"] == engine]
+                    print(f"  {engine:8} median {statistics.median(secs):.2f} s of "
+                          f"{len(secs)} (range {min(secs):.2f}-{max(secs):.2f})")
+            one, two = (_median(mine, e) for e in ("bab-1", "bab-2"))
             if one and two:
-                print(f"  bab-1/bab-2 wall {one['seconds'] / two['seconds']:.2f}x, nodes "
-                      f"{'equal' if one['nodes'] == two['nodes'] else 'DIFFER'}", flush=True)
+                nodes = {r["nodes"] for r in mine if r["engine"] in ("bab-1", "bab-2")}
+                print(f"  bab-1/bab-2 wall {one / two:.2f}x, nodes "
+                      f"{'equal' if len(nodes) == 1 else 'DIFFER'}", flush=True)
+    rows = _medians(rows)
     for engine in args.engines[1:]:
         hard = [r["speedup"] or 0.0 for r in rows if r["engine"] == engine and any(
             b["engine"] == "mip" and b["instance"] == r["instance"] and b["seconds"] >= 10
