@@ -1,12 +1,12 @@
 """``--engine auto`` (lipc.bab.auto): whichever engine it goes on with, the value is the oracle's.
 
-The probes are made short and the MIP's node budget tiny so that neither engine proves the
-query within its probe; the comparison of the probes' bounds is then forced each way, so both
-continuations run: branch and bound from its probe's state kept in memory, and the MIP from the
-start.  The network's outputs are scaled by 1e6, so a witness unscaled twice (the probe's state
+The probes are made short and the MIP late (it sleeps first, in its child process) so that
+neither engine proves the query within its probe; the comparison of the probes' bounds is then
+forced each way, so both continuations run: branch and bound from its probe's state kept in
+memory, and the held MIP resumed.  The network's outputs are scaled by 1e6, so a witness unscaled twice (the probe's state
 shares its witness with the continuation) would show.
 """
-from dataclasses import replace
+import time
 
 import numpy as np
 import pytest
@@ -32,20 +32,19 @@ def _scaled_case(tmp_path):
 @pytest.mark.parametrize("prefer", ["bab", "mip"])
 def test_auto_goes_on_with_the_engine_whose_probe_bound_is_lower(tmp_path, monkeypatch, prefer):
     path, dom, want = _scaled_case(tmp_path)
-    monkeypatch.setattr(auto, "probe_seconds", lambda limit: 0.05)
-    monkeypatch.setattr(auto, "_upper", lambda res: 0.0 if res.solver.startswith("bab") ==
-                        (prefer == "bab") else 1.0)
-    solve_compiled, probes = auto.settle.solve_compiled, []
+    monkeypatch.setattr(auto, "probe_seconds", lambda limit: 0.2)
+    monkeypatch.setattr(auto, "bab_leads", lambda mip_upper, bab_upper: prefer == "bab")
+    solve_compiled = auto.settle.solve_compiled
 
-    def mip_probe_cut_short(p, low, opts, primal=None):       # the MIP probe: one node
-        probes.append(opts)
-        return solve_compiled(p, low, replace(opts, node_limit=1) if len(probes) == 1 else opts,
-                              primal)
+    def late_mip(*args, **kw):            # runs in the MIP's child: past the probe, surely
+        time.sleep(1.0)
+        return solve_compiled(*args, **kw)
 
-    monkeypatch.setattr(auto.settle, "solve_compiled", mip_probe_cut_short)
+    monkeypatch.setattr(auto.settle, "solve_compiled", late_mip)
     res = lipc.solve(path, dom, output="0-1", engine="auto", bab=BabOptions(mip_binaries=2))
     measured = res.stats["auto"]
     assert measured["engine"] == prefer and "bab_upper" in measured, measured
+    assert measured["mip_upper"] >= want * (1 - 1e-9)      # a true bound, in the model's units
     assert ("bab" in res.stats) == (prefer == "bab")
     assert res.status == "optimal", res.message
     assert res.value == pytest.approx(want, rel=1e-6)

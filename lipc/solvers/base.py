@@ -71,6 +71,9 @@ class SolveOptions:
     # only solutions with objective >= cutoff are sought (a branch-and-bound node whose value
     # matters only above the incumbent): "infeasible" is then an answer, the optimum is below it
     cutoff: float | None = None
+    # progress (seconds, nodes, incumbent, bound) to this function instead of stderr (lipc.bab.auto
+    # reads the MIP's bound from a child process this way)
+    progress_sink: Callable[..., None] | None = field(default=None, repr=False, compare=False)
 
 
 def start_entries(start: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -257,7 +260,8 @@ class Backend:
                                  0.0, 0, self.name, settings=self.settings(opts, att))
         own = progress is None
         if own:
-            progress = Progress(self.name, opts.progress)
+            progress = Progress(self.name, opts.progress or opts.progress_sink is not None,
+                                opts.progress_sink)
         try:
             out = self._solve(flat, opts, att, progress)
         except SolverError:

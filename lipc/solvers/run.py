@@ -247,7 +247,8 @@ def race(flat: FlatMIP, opts: SolveOptions, names: list[str], accept=None,
     t0 = time.perf_counter() if t0 is None else t0
     backends = [get(n) for n in names]
     ctx = mp.get_context("spawn")       # no fork: solver thread pools do not survive a fork
-    child_opts = replace(opts, solver=names[0], cross_check=None, progress=False)
+    child_opts = replace(opts, solver=names[0], cross_check=None, progress=False,
+                         progress_sink=None)
     procs, pending = [], {}
     line = _RaceLine(opts.progress, t0)
     results: list[SolverOutcome] = []
