@@ -20,6 +20,7 @@ chosen (``stats["auto"]`` and its message).
 """
 from __future__ import annotations
 
+import sys
 import time
 from typing import Callable
 from dataclasses import replace
@@ -31,6 +32,7 @@ from ..compiler.pipeline import Problem
 from ..errors import QueryError
 from ..lowering import Lowered
 from ..solvers import SolveOptions, Status
+from ..solvers.base import progress_text
 from ..verify import settle
 from ..verify.primal import search
 from ..util.pausable import Pausable
@@ -76,16 +78,28 @@ def _chosen(res: LipschitzResult, t0: float, measured: dict) -> LipschitzResult:
 
 def _mip_reporting(report: Callable[[float | None], None], p: Problem, low: Lowered,
                    opts: SolveOptions, primal) -> LipschitzResult:
-    """The MIP path, reporting the solver's bound as it goes (runs in the child process)."""
-    sink = (lambda seconds, nodes, incumbent, bound: report(bound))
-    return settle.solve_compiled(p, low, replace(opts, progress_sink=sink), primal)
+    """The MIP path, reporting the solver's bound as it goes (runs in the child process; with
+    ``opts.progress`` also the live line on stderr)."""
+    def sink(seconds, nodes, incumbent, bound):
+        report(bound)
+        if opts.progress:
+            sys.stderr.write("\r" + progress_text(seconds, "mip", nodes, incumbent, bound) + "   ")
+            sys.stderr.flush()
+
+    try:
+        return settle.solve_compiled(p, low, replace(opts, progress_sink=sink), primal)
+    finally:
+        if opts.progress:
+            sys.stderr.write("\n")
 
 
-def _model_units(p: Problem, bound: float | None) -> float:
-    """The MIP's bound at the probe's end in the model's units, capped like its result by the
-    bound passes' certified bound (a solver that reported nothing yet has only that)."""
-    known = [b for b in (bound, certified_upper(p)) if b is not None]
-    return float(np.ldexp(min(known), p.scale_exp)) if known else float("inf")
+def _capped(p: Problem, bound: float | None) -> float:
+    """The MIP's bound at the probe's end (reported in the model's units), capped like its
+    result by the bound passes' certified bound (a solver that reported nothing has only that)."""
+    cap = certified_upper(p)
+    known = [b for b in (bound, None if cap is None else float(np.ldexp(cap, p.scale_exp)))
+             if b is not None]
+    return min(known) if known else float("inf")
 
 
 def bab_leads(mip_upper: float, bab_upper: float) -> bool:
@@ -113,7 +127,7 @@ def solve_auto(p: Problem, low: Lowered, options: SolveOptions | None = None,
         if mip.wait(probe):                             # proved (or failed) within the probe
             return _chosen(mip.result(), t0, measured)
         mip.pause()
-        mip_upper = _model_units(p, mip.latest)
+        mip_upper = _capped(p, mip.latest)
         state = (None, checkpoint.Saver())
         tree = solve_bab(p, replace(opts, time_limit=probe), bab, low, primal, state)
         measured.update(mip_upper=mip_upper, bab_upper=tree.upper)

@@ -96,7 +96,7 @@ def solve_bab(p: Problem, options: SolveOptions | None = None, bab: BabOptions |
         return found[0].value, found[0].witness
 
     t0 = time.perf_counter()
-    progress = Progress("bab", opts.progress, t0=t0)
+    progress = Progress("bab", opts.progress, t0=t0, unit=float(2.0 ** p.scale_exp))
     try:
         out = run(p.network, p.domain, p.query, cfg, limits, certify, par, bab.batch,
                   progress=lambda n, lo, up: progress(n, lo, up),

@@ -101,8 +101,8 @@ def engine_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default="mip", choices=("mip", "bab", "auto"),
                    help="mip: one MIP (default); bab: branch and bound on unstable neurons, each "
                         "node re-bounded by the compiler's passes; auto: the single MIP for a "
-                        "probe (10%% of --time-limit, 5-10 s), then bab for as long, and the one "
-                        "with the lower upper bound goes on")
+                        "probe (10%% of --time-limit, 5-10 s), then, the MIP held, bab for as long; "
+                        "the one with the lower upper bound goes on")
     add_parallel_flags(p)                  # bab: where the nodes are bounded
     p.add_argument("--node-limit", type=positive_int, default=None, metavar="N",
                    help="a budget of nodes (the MIP solver's branch-and-bound nodes, or bab's): "

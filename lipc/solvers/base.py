@@ -74,6 +74,9 @@ class SolveOptions:
     # progress (seconds, nodes, incumbent, bound) to this function instead of stderr (lipc.bab.auto
     # reads the MIP's bound from a child process this way)
     progress_sink: Callable[..., None] | None = field(default=None, repr=False, compare=False)
+    # the model's units per unit of the MIP's objective (a normalised problem: 2**scale_exp), so
+    # that the progress line shows the numbers the result will
+    progress_unit: float = 1.0
 
 
 def start_entries(start: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -125,11 +128,12 @@ def progress_text(t: float, solver: str, nodes: int | None, inc: float | None,
 class Progress:
     """Receives (nodes, incumbent, bound) from a back end's callback or log and throttles it to
     one update per ``every`` seconds: a line on stderr rewritten in place, or a call
-    ``sink(seconds, nodes, incumbent, bound)``."""
+    ``sink(seconds, nodes, incumbent, bound)``; both in the model's units (incumbent and bound
+    times ``unit``: a normalised problem's objective showed 0.574 where the result said 4.48)."""
 
     def __init__(self, solver: str, enabled: bool, sink: Callable[..., None] | None = None,
-                 every: float = 0.5, t0: float | None = None):
-        self.solver, self.enabled, self.every = solver, enabled, every
+                 every: float = 0.5, t0: float | None = None, unit: float = 1.0):
+        self.solver, self.enabled, self.every, self.unit = solver, enabled, every, unit
         self.t0 = time.perf_counter() if t0 is None else t0
         self.last = 0.0
         self.sink = sink
@@ -146,6 +150,7 @@ class Progress:
         if now - self.last < self.every:
             return
         self.last = now
+        inc, bound = (None if v is None else v * self.unit for v in (inc, bound))
         if self.sink is not None:                # e.g. a race child reporting to its parent
             self.sink(now - self.t0, nodes, inc, bound)
             return
@@ -261,7 +266,7 @@ class Backend:
         own = progress is None
         if own:
             progress = Progress(self.name, opts.progress or opts.progress_sink is not None,
-                                opts.progress_sink)
+                                opts.progress_sink, unit=opts.progress_unit)
         try:
             out = self._solve(flat, opts, att, progress)
         except SolverError:

@@ -195,7 +195,7 @@ def _race_child(backend: Backend, flat: FlatMIP, opts: SolveOptions, conn, show:
         def sink(t, nodes, inc, bound):
             conn.send(("progress", name, t, nodes, inc, bound))
 
-        out = backend.solve(flat, opts, None, Progress(name, show, sink))
+        out = backend.solve(flat, opts, None, Progress(name, show, sink, unit=opts.progress_unit))
         out.log = out.log[-200:]
         conn.send(("done", out))
     except BaseException as exc:            # noqa: BLE001 - report, never hang the parent

@@ -172,7 +172,7 @@ def solve_compiled(p: Problem, low: Lowered, options: SolveOptions | None = None
     """Solve an already compiled query (e.g. one just written to a file) and verify it;
     ``primal``: the primal side's result when it was already searched (lipc.bab.auto searches
     once for both engines it measures)."""
-    opts = options or SolveOptions()
+    opts = replace(options or SolveOptions(), progress_unit=float(2.0 ** p.scale_exp))
     # the primal side: a certified lower bound whatever the solver manages, and its point as
     # the solver's MIP start (a point above a claimed optimum also exposes a wrong solver)
     primal = primal if primal is not None else search(p, low, seed=opts.seed)
