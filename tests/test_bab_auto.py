@@ -64,3 +64,15 @@ def test_auto_keeps_a_query_the_mip_proves_within_its_probe(tmp_path):
 @pytest.mark.parametrize("limit, probe", [(None, 10.0), (5.0, 5.0), (60.0, 6.0), (600.0, 10.0)])
 def test_probe_seconds(limit, probe):
     assert auto.probe_seconds(limit) == probe
+
+
+def test_progress_reports_the_models_units(tmp_path):
+    """The solver works on the normalised problem (outputs x 1e6 here are scaled down by a power
+    of two); what it reports as it goes is in the model's units, like the result."""
+    path, dom, want = _scaled_case(tmp_path)
+    seen = []
+    res = lipc.solve(path, dom, output="0-1", options=lipc.SolveOptions(
+        progress_sink=lambda seconds, nodes, incumbent, bound: seen.append((incumbent, bound))))
+    assert res.status == "optimal" and res.value == pytest.approx(want, rel=1e-6)
+    bounds = [b for _, b in seen if b is not None]
+    assert bounds and min(bounds) >= want * (1 - 1e-6) and max(bounds) < 1e3 * want
