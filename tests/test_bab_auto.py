@@ -66,13 +66,22 @@ def test_probe_seconds(limit, probe):
     assert auto.probe_seconds(limit) == probe
 
 
-def test_progress_reports_the_models_units(tmp_path):
+def test_progress_reports_the_models_units(tmp_path, monkeypatch):
     """The solver works on the normalised problem (outputs x 1e6 here are scaled down by a power
     of two); what it reports as it goes is in the model's units, like the result."""
-    path, dom, want = _scaled_case(tmp_path)
+    from lipc.solvers.base import Progress
     seen = []
-    res = lipc.solve(path, dom, output="0-1", options=lipc.SolveOptions(
-        progress_sink=lambda seconds, nodes, incumbent, bound: seen.append((incumbent, bound))))
+    Progress("highs", True, lambda t, n, inc, bound: seen.append((inc, bound)), unit=4.0)(3, 1.5, 2.0)
+    assert seen == [(6.0, 8.0)]
+    path, dom, want = _scaled_case(tmp_path)
+    solve_mip, units = auto.settle.solve_mip, []
+
+    def watched(flat, opts, accept=None):
+        units.append(opts.progress_unit)
+        return solve_mip(flat, opts, accept=accept)
+
+    monkeypatch.setattr(auto.settle, "solve_mip", watched)
+    res = lipc.solve(path, dom, output="0-1")
     assert res.status == "optimal" and res.value == pytest.approx(want, rel=1e-6)
-    bounds = [b for _, b in seen if b is not None]
-    assert bounds and min(bounds) >= want * (1 - 1e-6) and max(bounds) < 1e3 * want
+    p, low = lipc.compile(path, dom, output="0-1", normalize=True)
+    assert p.scale_exp != 0 and units == [2.0 ** p.scale_exp]
